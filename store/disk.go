@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/rtp-project/rtp/urn"
+)
+
+// Options configure a Disk.
+type Options struct {
+	// Index is the bbolt file. Zero means DIR/.rtpd/index.db.
+	Index string
+	// Workers is how many files are hashed at once. Zero means GOMAXPROCS.
+	Workers int
+	// Logger receives warnings and the summary of each pass. Zero means
+	// slog.Default().
+	Logger *slog.Logger
+	// Progress, when set, is called about five times a second during a pass
+	// that hashes something, and once at its end.
+	Progress func(ScanProgress)
+}
+
+// Disk serves the regular files below a folder by hash.
+type Disk struct {
+	dir      string // absolute, symlinks resolved
+	root     *os.Root
+	db       *bbolt.DB
+	indexDir string // absolute; never served
+	opts     Options
+	log      *slog.Logger
+
+	scanMu  sync.Mutex    // one pass at a time
+	rescan  chan struct{} // a nudge for Watch
+	warnMu  sync.Mutex
+	warned  map[string]string // path -> last warning, so rescans don't repeat it
+}
+
+// DefaultIndexDir is the index folder's name inside the served folder.
+const DefaultIndexDir = ".rtpd"
+
+// OpenDisk opens (creating if needed) the index of dir. It does not scan:
+// call Scan before serving.
+func OpenDisk(dir string, opts Options) (*Disk, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder", dir)
+	}
+	if opts.Index == "" {
+		opts.Index = filepath.Join(abs, DefaultIndexDir, "index.db")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	index, err := filepath.Abs(opts.Index)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(index), 0o755); err != nil {
+		return nil, err
+	}
+	indexDir, err := filepath.EvalSymlinks(filepath.Dir(index))
+	if err != nil {
+		return nil, err
+	}
+	if indexDir == abs {
+		return nil, fmt.Errorf("index %s: keep the index in a folder of its own, not at the top of the served folder", index)
+	}
+	db, err := bbolt.Open(index, 0o644, &bbolt.Options{Timeout: time.Second})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, index)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", index, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketFiles, bucketSHA256, bucketBLAKE3} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init index %s: %w", index, err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Disk{
+		dir:      abs,
+		root:     root,
+		db:       db,
+		indexDir: indexDir,
+		opts:     opts,
+		log:      opts.Logger,
+		rescan:   make(chan struct{}, 1),
+		warned:   make(map[string]string),
+	}, nil
+}
+
+// Dir returns the served folder, absolute.
+func (d *Disk) Dir() string { return d.dir }
+
+// IndexDir returns the folder holding the index, absolute.
+func (d *Disk) IndexDir() string { return d.indexDir }
+
+// Close closes the index. Blobs already open stay readable.
+func (d *Disk) Close() error {
+	d.root.Close()
+	return d.db.Close()
+}
+
+// Open returns the blob with hash h. It checks the file against the index
+// before returning it; a file that changed since it was hashed is not
+// returned (the error wraps fs.ErrNotExist) and a rescan is requested.
+func (d *Disk) Open(ctx context.Context, h urn.Hash) (Blob, error) {
+	bucket := bucketSHA256
+	if h.Kind == urn.BLAKE3 {
+		bucket = bucketBLAKE3
+	}
+	var entries []Entry
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		for _, p := range pathsFor(tx, bucket, h.Sum) {
+			if e, err := decodeEntry(p, tx.Bucket(bucketFiles).Get([]byte(p))); err == nil {
+				entries = append(entries, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		f, err := d.root.Open(filepath.FromSlash(e.Path))
+		if err != nil {
+			d.Rescan()
+			continue
+		}
+		b := &fileBlob{f: f, want: e.stat}
+		if err := b.check(); err != nil {
+			f.Close()
+			d.Rescan()
+			continue
+		}
+		return b, nil
+	}
+	return nil, notFound(h.String())
+}
+
+// Rescan asks Watch for a pass as soon as possible.
+func (d *Disk) Rescan() {
+	select {
+	case d.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// Watch rescans every interval, and sooner when Open found a changed file,
+// until ctx is done.
+func (d *Disk) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.rescan:
+			// Let a burst of writes to the file settle.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if _, err := d.Scan(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("rescan failed", "err", err)
+		}
+	}
+}
+
+// List calls fn for every indexed file, in path order.
+func (d *Disk) List(ctx context.Context, fn func(Entry) error) error {
+	return d.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e, err := decodeEntry(string(k), v)
+			if err != nil {
+				return nil
+			}
+			return fn(e)
+		})
+	})
+}
+
+// warn logs msg for path unless the same warning was logged for it before.
+func (d *Disk) warn(path, msg string, err error) {
+	d.warnMu.Lock()
+	defer d.warnMu.Unlock()
+	key := msg + fmt.Sprint(err)
+	if d.warned[path] == key {
+		return
+	}
+	d.warned[path] = key
+	d.log.Warn(msg, "path", path, "err", err)
+}

@@ -1,0 +1,15 @@
+// Package store finds blobs by hash. Disk serves the regular files below a
+// folder, indexed by sha256 and blake3 in a bbolt database:
+//
+//	d, err := store.OpenDisk("./blobs", store.Options{})
+//	if err != nil { ... }
+//	defer d.Close()
+//	if _, err := d.Scan(ctx); err != nil { ... } // first index pass
+//	go d.Watch(ctx, 30*time.Second)            // pick up changes
+//	b, err := d.Open(ctx, h)                   // errors.Is(err, fs.ErrNotExist) when unknown
+//	defer b.Close()
+//
+// A Blob is only good while its file is unchanged: every ReadAt checks the
+// file's size, mtime, ctime and inode after reading and fails with ErrChanged
+// instead of returning bytes that may not match the hash.
+package store

@@ -1,0 +1,17 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+var (
+	// ErrChanged means a file changed after it was hashed. Its bytes must not
+	// be served under the old hash.
+	ErrChanged = errors.New("store: file changed since it was hashed")
+	// ErrLocked means another process holds the index.
+	ErrLocked = errors.New("store: index is in use by another process")
+)
+
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, fs.ErrNotExist) }

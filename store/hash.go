@@ -1,0 +1,115 @@
+package store
+
+import (
+	"crypto/sha256"
+	"io"
+	"sync"
+
+	"lukechampine.com/blake3"
+)
+
+// chunkSize is the read size while hashing. blake3 needs large writes to use
+// its SIMD paths; 1 MiB is past the knee of its throughput curve.
+const chunkSize = 1 << 20
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// Sums are the digests of one read pass.
+type Sums struct {
+	SHA256 [32]byte
+	BLAKE3 [32]byte
+	N      int64
+}
+
+// HashReader reads r to its end once and returns its sha256 and blake3. When
+// the input is larger than one chunk, the two functions run on separate
+// goroutines over the same buffers, so one file keeps two cores busy.
+// progress, if not nil, is called with the byte count of every chunk read.
+func HashReader(r io.Reader, progress func(int)) (Sums, error) {
+	first := chunkPool.Get().(*[]byte)
+	n, err := io.ReadFull(r, *first)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		// Small input: hash inline.
+		defer chunkPool.Put(first)
+		if progress != nil {
+			progress(n)
+		}
+		return Sums{SHA256: sha256.Sum256((*first)[:n]), BLAKE3: blake3.Sum256((*first)[:n]), N: int64(n)}, nil
+	}
+	if err != nil {
+		chunkPool.Put(first)
+		return Sums{}, err
+	}
+	return hashPipelined(r, first, progress)
+}
+
+type chunk struct {
+	buf  *[]byte
+	n    int
+	done *sync.WaitGroup
+}
+
+func hashPipelined(r io.Reader, first *[]byte, progress func(int)) (Sums, error) {
+	toSHA := make(chan chunk, 4)
+	toB3 := make(chan chunk, 4)
+	var sums Sums
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		h := sha256.New()
+		for c := range toSHA {
+			h.Write((*c.buf)[:c.n])
+			c.done.Done()
+		}
+		h.Sum(sums.SHA256[:0])
+	}()
+	go func() {
+		defer wg.Done()
+		h := blake3.New(32, nil)
+		for c := range toB3 {
+			h.Write((*c.buf)[:c.n])
+			c.done.Done()
+		}
+		h.Sum(sums.BLAKE3[:0])
+	}()
+	// A buffer goes back to the pool when both hashers are done with it.
+	send := func(buf *[]byte, n int) {
+		done := new(sync.WaitGroup)
+		done.Add(2)
+		c := chunk{buf, n, done}
+		toSHA <- c
+		toB3 <- c
+		go func() { done.Wait(); chunkPool.Put(buf) }()
+		sums.N += int64(n)
+		if progress != nil {
+			progress(n)
+		}
+	}
+	send(first, chunkSize)
+	var err error
+	for {
+		buf := chunkPool.Get().(*[]byte)
+		var n int
+		n, err = io.ReadFull(r, *buf)
+		if n > 0 {
+			send(buf, n)
+		} else {
+			chunkPool.Put(buf)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = nil
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(toSHA)
+	close(toB3)
+	wg.Wait()
+	if err != nil {
+		return Sums{}, err
+	}
+	return sums, nil
+}

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"io"
+
+	"github.com/rtp-project/rtp/urn"
+)
+
+// Blob is an open, immutable resource. The caller closes it.
+type Blob interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}
+
+// Opener opens a blob by hash. A hash it does not hold wraps fs.ErrNotExist.
+type Opener interface {
+	Open(ctx context.Context, h urn.Hash) (Blob, error)
+}
+
+// Lister calls fn for every entry it serves, stopping at fn's first error.
+type Lister interface {
+	List(ctx context.Context, fn func(Entry) error) error
+}
+
+// Store is what the server needs.
+type Store interface {
+	Opener
+	Lister
+}
+
+// Entry is one indexed file.
+type Entry struct {
+	Path   string // slash-separated, relative to the served folder
+	Size   int64
+	SHA256 [32]byte
+	BLAKE3 [32]byte
+	stat   fileStat
+}
+
+// Hashes returns the entry's urns, blake3 first.
+func (e Entry) Hashes() []urn.Hash {
+	return []urn.Hash{urn.New(urn.BLAKE3, e.BLAKE3), urn.New(urn.SHA256, e.SHA256)}
+}
+
+var _ Store = (*Disk)(nil)
