@@ -193,8 +193,12 @@ func (d *Disk) Watch(ctx context.Context, interval time.Duration) {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		if _, err := d.Scan(ctx); err != nil && ctx.Err() == nil {
+		st, err := d.Scan(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			d.log.Warn("rescan failed", "err", err)
+		case st.Hashed > 0 || st.Removed > 0:
+			d.log.Info("rescan", "files", st.Files, "hashed", st.Hashed, "removed", st.Removed, "elapsed", st.Elapsed.Round(time.Millisecond))
 		}
 	}
 }

@@ -1,0 +1,100 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/rtp-project/rtp/rtpurl"
+)
+
+// ALPN is RTP/1's TLS and QUIC application protocol.
+const ALPN = "rtp/1"
+
+// Options configure Dial. The zero value verifies TLS certificates against
+// the system roots.
+type Options struct {
+	// TLS is cloned for tls and quic; its NextProtos is set to ALPN and its
+	// ServerName defaults to the dial string's host.
+	TLS *tls.Config
+	// DialTimeout zero means 10 s.
+	DialTimeout time.Duration
+}
+
+// QUICConfig is the quic-go configuration clients use: stream windows large
+// enough for a fast link with some latency.
+func QUICConfig() *quic.Config {
+	return &quic.Config{
+		InitialStreamReceiveWindow:     4 << 20,
+		MaxStreamReceiveWindow:         32 << 20,
+		InitialConnectionReceiveWindow: 8 << 20,
+		MaxConnectionReceiveWindow:     64 << 20,
+		KeepAlivePeriod:                15 * time.Second,
+	}
+}
+
+// Dial starts a session with the server named by d.
+func Dial(ctx context.Context, d rtpurl.Dial, opts *Options) (*Session, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	timeout := opts.DialTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tlsConf := func() *tls.Config {
+		var c *tls.Config
+		if opts.TLS != nil {
+			c = opts.TLS.Clone()
+		} else {
+			c = &tls.Config{}
+		}
+		c.NextProtos = []string{ALPN}
+		if c.ServerName == "" {
+			c.ServerName = d.Host
+		}
+		return c
+	}
+	switch d.Proto {
+	case rtpurl.TCP, rtpurl.TLS:
+		var nd net.Dialer
+		c, err := nd.DialContext(ctx, "tcp", d.Address())
+		if err != nil {
+			return nil, err
+		}
+		if d.Proto == rtpurl.TCP {
+			return NewSession(c, nil), nil
+		}
+		tc := tls.Client(c, tlsConf())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", d, err)
+		}
+		return NewSession(tc, nil), nil
+	case rtpurl.QUIC:
+		conn, err := quic.DialAddr(ctx, d.Address(), tlsConf(), QUICConfig())
+		if err != nil {
+			return nil, fmt.Errorf("quic handshake with %s: %w", d, err)
+		}
+		st, err := conn.OpenStreamSync(ctx)
+		if err != nil {
+			conn.CloseWithError(0, "")
+			return nil, err
+		}
+		return NewSession(&quicStream{st}, func() error { return conn.CloseWithError(0, "") }), nil
+	}
+	return nil, fmt.Errorf("dial %s: %w", d, rtpurl.ErrUnknownProto)
+}
+
+type quicStream struct{ *quic.Stream }
+
+func (q *quicStream) Close() error {
+	q.Stream.CancelRead(0)
+	return q.Stream.Close()
+}

@@ -1,0 +1,257 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rtp-project/rtp/wire"
+)
+
+// maxSmallPayload bounds an OPEN's payload or an error string.
+const maxSmallPayload = 64 << 10
+
+// copyBufSize is the buffer a payload passes through on its way to a Call's
+// writer.
+const copyBufSize = 256 << 10
+
+// Session is one RTP/1 session. Its methods are safe for concurrent use.
+type Session struct {
+	conn    io.ReadWriteCloser
+	onClose func() error // closes what the session owns beyond conn
+
+	wmu sync.Mutex
+	bw  *bufio.Writer
+
+	mu      sync.Mutex
+	pending map[wire.Token]*Call
+	err     error // why the session ended; set once
+	next    atomic.Uint64
+	done    chan struct{}
+
+	received atomic.Int64 // payload bytes of successful READs
+}
+
+// Call is one request in flight.
+type Call struct {
+	Token  wire.Token
+	Type   wire.Type
+	Offset uint64 // READ
+	Length uint64 // READ: the maximum asked for
+
+	// N is the payload length received, Err the outcome (a *wire.Error for
+	// an ERROR response). Both are set before Done is closed.
+	N    int64
+	Err  error
+	Done chan struct{}
+
+	dst io.Writer // READ payload goes here
+}
+
+// Wait waits for the response or ctx.
+func (c *Call) Wait(ctx context.Context) error {
+	select {
+	case <-c.Done:
+		return c.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// NewSession runs a session over rw, which it closes when the session ends.
+// onClose, if not nil, is called after rw is closed.
+func NewSession(rw io.ReadWriteCloser, onClose func() error) *Session {
+	s := &Session{
+		conn:    rw,
+		onClose: onClose,
+		bw:      bufio.NewWriterSize(rw, 4<<10),
+		pending: make(map[wire.Token]*Call),
+		done:    make(chan struct{}),
+	}
+	go s.receive(bufio.NewReaderSize(rw, copyBufSize))
+	return s
+}
+
+// Done is closed when the session has ended; Err then says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended, or nil while it runs.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Received returns the payload bytes of successful READs so far.
+func (s *Session) Received() int64 { return s.received.Load() }
+
+// Close ends the session; calls in flight fail with ErrClosed.
+func (s *Session) Close() error {
+	s.fail(ErrClosed)
+	<-s.done
+	return nil
+}
+
+// StartOpen sends an OPEN of uri.
+func (s *Session) StartOpen(uri string) *Call {
+	c := s.newCall(wire.Open, nil)
+	req := wire.NewOpen(c.Token, uri)
+	s.send(c, &req)
+	return c
+}
+
+// StartRead sends a READ of length bytes at offset of the resource opened as
+// open. The payload is written to dst, which must not be nil, as it arrives.
+// dst's Write may be called from another goroutine.
+func (s *Session) StartRead(open wire.Token, offset, length uint64, dst io.Writer) *Call {
+	c := s.newCall(wire.Read, dst)
+	c.Offset, c.Length = offset, length
+	req := wire.NewRead(c.Token, open, offset, length)
+	s.send(c, &req)
+	return c
+}
+
+// Open opens uri and returns its token.
+func (s *Session) Open(ctx context.Context, uri string) (wire.Token, error) {
+	c := s.StartOpen(uri)
+	return c.Token, c.Wait(ctx)
+}
+
+// ReadAt reads up to len(p) bytes at offset of open. An empty result with a
+// nil error means offset is at or past the end.
+func (s *Session) ReadAt(ctx context.Context, open wire.Token, p []byte, offset uint64) (int, error) {
+	w := &sliceWriter{p: p}
+	c := s.StartRead(open, offset, uint64(len(p)), w)
+	err := c.Wait(ctx)
+	return w.n, err
+}
+
+type sliceWriter struct {
+	p []byte
+	n int
+}
+
+func (w *sliceWriter) Write(b []byte) (int, error) {
+	if len(b) > len(w.p)-w.n {
+		return 0, io.ErrShortBuffer
+	}
+	w.n += copy(w.p[w.n:], b)
+	return len(b), nil
+}
+
+func (s *Session) newCall(t wire.Type, dst io.Writer) *Call {
+	return &Call{Token: wire.TokenFromUint64(s.next.Add(1)), Type: t, dst: dst, Done: make(chan struct{})}
+}
+
+// send registers c and writes req.
+func (s *Session) send(c *Call, req *wire.Request) {
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		c.Err = err
+		close(c.Done)
+		return
+	}
+	s.pending[c.Token] = c
+	s.mu.Unlock()
+
+	var b [64]byte
+	s.wmu.Lock()
+	s.bw.Write(req.Append(b[:0]))
+	err := s.bw.Flush()
+	s.wmu.Unlock()
+	if err != nil {
+		s.fail(err)
+	}
+}
+
+// fail ends the session with err and fails every pending call.
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = err
+	pending := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	s.conn.Close()
+	if s.onClose != nil {
+		s.onClose()
+	}
+	for _, c := range pending {
+		c.Err = err
+		close(c.Done)
+	}
+}
+
+func (s *Session) receive(br *bufio.Reader) {
+	defer close(s.done)
+	buf := make([]byte, copyBufSize)
+	for {
+		h, err := wire.ReadResponseHeader(br)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		s.mu.Lock()
+		c := s.pending[h.Token]
+		delete(s.pending, h.Token)
+		s.mu.Unlock()
+		if c == nil {
+			s.fail(fmt.Errorf("%w: response to unknown token %v", ErrProtocol, h.Token))
+			return
+		}
+		if err := s.receivePayload(br, c, h, buf); err != nil {
+			c.Err = err
+			close(c.Done)
+			s.fail(err)
+			return
+		}
+		close(c.Done)
+	}
+}
+
+// receivePayload reads c's payload and sets c.N and c.Err. A non-nil return
+// is fatal to the session.
+func (s *Session) receivePayload(br *bufio.Reader, c *Call, h wire.ResponseHeader, buf []byte) error {
+	if h.IsError || c.Type == wire.Open {
+		if h.Len > maxSmallPayload {
+			return fmt.Errorf("%w: %d-byte payload for %v", ErrProtocol, h.Len, c.Type)
+		}
+		p := buf[:h.Len]
+		if _, err := io.ReadFull(br, p); err != nil {
+			return err
+		}
+		if h.IsError {
+			c.Err = wire.ParseError(string(p))
+		}
+		return nil
+	}
+	if h.Len > c.Length {
+		return fmt.Errorf("%w: %d-byte payload for a READ of at most %d", ErrProtocol, h.Len, c.Length)
+	}
+	var dstErr error
+	for left := int64(h.Len); left > 0; {
+		n, err := br.Read(buf[:min(left, int64(len(buf)))])
+		if n > 0 && dstErr == nil {
+			_, dstErr = c.dst.Write(buf[:n])
+		}
+		left -= int64(n)
+		c.N += int64(n)
+		s.received.Add(int64(n))
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	c.Err = dstErr
+	return nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rtp-project/rtp/rtpurl"
+)
+
+// Flag names, shared by the subcommands that use them.
+const (
+	flagListen      = "listen"
+	flagIndex       = "index"
+	flagRescan      = "rescan"
+	flagTLSCert     = "tls-cert"
+	flagTLSKey      = "tls-key"
+	flagMaxRead     = "max-read"
+	flagMaxTokens   = "max-open-tokens"
+	flagMaxInflight = "max-inflight"
+	flagMaxSessions = "max-sessions"
+	flagMaxPerHost  = "max-sessions-per-host"
+	flagIdleTimeout = "idle-timeout"
+	flagLogLevel    = "log-level"
+	flagServer      = "server"
+	flagHashWorkers = "hash-workers"
+)
+
+func envVar(flag string) []string {
+	return []string{"RTPD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+func logLevelFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagLogLevel, Value: "info", Usage: "debug, info, warn or error", EnvVars: envVar(flagLogLevel)}
+}
+
+// newLogger logs text lines to stderr at the level the flag names.
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.String(flagLogLevel))); err != nil {
+		return nil, cli.Exit(fmt.Sprintf("--%s: %v", flagLogLevel, err), 2)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+// parseDials parses repeated dial-string flags; a bad one is a usage error.
+func parseDials(flag string, vals []string) ([]rtpurl.Dial, error) {
+	var ds []rtpurl.Dial
+	for _, v := range vals {
+		d, err := rtpurl.ParseDial(v)
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("--%s: %v", flag, err), 2)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// isTerminal reports whether f is a character device, such as a terminal.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,41 @@
+// Command rtpd serves the files of a folder by hash over RTP/1.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := &cli.App{
+		Name:            "rtpd",
+		Usage:           "serve files by hash over RTP/1 (TCP, TLS, QUIC)",
+		HideHelpCommand: true,
+		OnUsageError:    usageError,
+		Commands:        []*cli.Command{serveCommand(), urlCommand(), lsCommand()},
+	}
+	if err := app.RunContext(ctx, os.Args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintln(os.Stderr, "rtpd:", msg)
+			}
+			os.Exit(ec.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "rtpd:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError makes a bad flag or argument exit 2 with one line.
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return cli.Exit(err.Error(), 2)
+}

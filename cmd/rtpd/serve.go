@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rtp-project/rtp/server"
+	"github.com/rtp-project/rtp/store"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "serve",
+		Usage:        "index a folder and serve every file in it by sha256 and blake3",
+		ArgsUsage:    "DIR",
+		OnUsageError: usageError,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: flagListen, Value: cli.NewStringSlice("tcp!0.0.0.0!7777"), Usage: "dial string to listen on (tcp!, tls! or quic!host!port), repeatable", EnvVars: envVar(flagListen)},
+			&cli.StringFlag{Name: flagIndex, Usage: "bbolt index file (default DIR/.rtpd/index.db)", EnvVars: envVar(flagIndex)},
+			&cli.DurationFlag{Name: flagRescan, Value: 30 * time.Second, Usage: "how often to look for added, changed and removed files", EnvVars: envVar(flagRescan)},
+			&cli.StringFlag{Name: flagTLSCert, Usage: "TLS certificate (PEM) for tls and quic (default: self-signed, kept in the index folder)", EnvVars: envVar(flagTLSCert)},
+			&cli.StringFlag{Name: flagTLSKey, Usage: "TLS key (PEM) for --tls-cert", EnvVars: envVar(flagTLSKey)},
+			&cli.IntFlag{Name: flagMaxRead, Value: 1 << 20, Usage: "largest READ payload in bytes", EnvVars: envVar(flagMaxRead)},
+			&cli.IntFlag{Name: flagMaxTokens, Value: 1024, Usage: "open tokens per session", EnvVars: envVar(flagMaxTokens)},
+			&cli.IntFlag{Name: flagMaxInflight, Value: 16, Usage: "READs of one session served at once", EnvVars: envVar(flagMaxInflight)},
+			&cli.IntFlag{Name: flagMaxSessions, Value: 4096, Usage: "sessions across all listeners", EnvVars: envVar(flagMaxSessions)},
+			&cli.IntFlag{Name: flagMaxPerHost, Value: 256, Usage: "sessions per remote address", EnvVars: envVar(flagMaxPerHost)},
+			&cli.DurationFlag{Name: flagIdleTimeout, Value: 2 * time.Minute, Usage: "close a session with nothing in flight after this long", EnvVars: envVar(flagIdleTimeout)},
+			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs)", EnvVars: envVar(flagHashWorkers)},
+			logLevelFlag(),
+		},
+		Action: serve,
+	}
+}
+
+func serve(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("serve: want one folder, e.g. rtpd serve ./blobs", 2)
+	}
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	dials, err := parseDials(flagListen, c.StringSlice(flagListen))
+	if err != nil {
+		return err
+	}
+	for _, pos := range []string{flagMaxRead, flagMaxTokens, flagMaxInflight, flagMaxSessions, flagMaxPerHost} {
+		if c.Int(pos) <= 0 {
+			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
+		}
+	}
+	if c.Duration(flagRescan) <= 0 || c.Duration(flagIdleTimeout) <= 0 {
+		return cli.Exit(fmt.Sprintf("--%s and --%s must be positive", flagRescan, flagIdleTimeout), 2)
+	}
+	ctx := c.Context
+
+	disk, err := store.OpenDisk(c.Args().First(), store.Options{
+		Index:    c.String(flagIndex),
+		Workers:  c.Int(flagHashWorkers),
+		Logger:   log,
+		Progress: progressPrinter(),
+	})
+	if err != nil {
+		return err
+	}
+	defer disk.Close()
+	st, err := disk.Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("index %s: %w", disk.Dir(), err)
+	}
+	logScan(log, st)
+
+	srv := server.New(server.Config{
+		Store:              disk,
+		MaxRead:            c.Int(flagMaxRead),
+		MaxOpenTokens:      c.Int(flagMaxTokens),
+		MaxInflight:        c.Int(flagMaxInflight),
+		MaxSessions:        c.Int(flagMaxSessions),
+		MaxSessionsPerHost: c.Int(flagMaxPerHost),
+		IdleTimeout:        c.Duration(flagIdleTimeout),
+		Logger:             log,
+	})
+	needTLS := false
+	for _, d := range dials {
+		needTLS = needTLS || d.Proto != "tcp"
+	}
+	var lns []*server.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	if needTLS || c.String(flagTLSCert) != "" {
+		cert, fp, err := server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), disk.IndexDir())
+		if err != nil {
+			return fmt.Errorf("tls certificate: %w", err)
+		}
+		log.Info("tls certificate", "sha256", fp)
+		tlsConf := server.TLSConfig(cert)
+		for _, d := range dials {
+			l, err := srv.Listen(d, tlsConf)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", d, err)
+			}
+			lns = append(lns, l)
+		}
+	} else {
+		for _, d := range dials {
+			l, err := srv.Listen(d, nil)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", d, err)
+			}
+			lns = append(lns, l)
+		}
+	}
+
+	go disk.Watch(ctx, c.Duration(flagRescan))
+	errc := make(chan error, len(lns))
+	var wg sync.WaitGroup
+	for _, l := range lns {
+		log.Info("listening on "+l.Dial.String(), "dial", l.Dial.String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- srv.ServeListener(ctx, l)
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("listener failed", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	wg.Wait()
+	lns = nil
+	if err != nil && !errors.Is(err, server.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func logScan(log *slog.Logger, st store.ScanStats) {
+	secs := st.Elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(st.HashedBytes) / secs / 1e6
+	}
+	log.Info("index pass done",
+		"files", st.Files, "bytes", st.Bytes,
+		"hashed_files", st.Hashed, "hashed_bytes", st.HashedBytes,
+		"removed", st.Removed, "skipped", st.Skipped,
+		"elapsed", st.Elapsed.Round(time.Millisecond), "hash_MBps", fmt.Sprintf("%.1f", rate))
+}
+
+// progressPrinter draws one updating line on a terminal, nothing otherwise.
+func progressPrinter() func(store.ScanProgress) {
+	if !isTerminal(os.Stderr) {
+		return nil
+	}
+	return func(p store.ScanProgress) {
+		rate := float64(p.Bytes) / max(p.Elapsed.Seconds(), 1e-3) / 1e6
+		fmt.Fprintf(os.Stderr, "\rindexing %d/%d files, %.1f/%.1f GB, %.0f MB/s ",
+			p.Files, p.FilesTotal, float64(p.Bytes)/1e9, float64(p.BytesTotal)/1e9, rate)
+		if p.Done {
+			fmt.Fprintln(os.Stderr)
+		}
+	}
+}
