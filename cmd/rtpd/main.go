@@ -20,7 +20,12 @@ func main() {
 		Usage:           "serve files by hash over RTP/1 (TCP, TLS, QUIC)",
 		HideHelpCommand: true,
 		OnUsageError:    usageError,
-		Commands:        []*cli.Command{serveCommand(), urlCommand(), lsCommand()},
+		ExitErrHandler:  func(*cli.Context, error) {}, // main prints and exits
+		CommandNotFound: func(_ *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "rtpd: no command %q; try rtpd --help\n", name)
+			os.Exit(2)
+		},
+		Commands: []*cli.Command{serveCommand(), urlCommand(), lsCommand()},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		var ec cli.ExitCoder
