@@ -1,0 +1,193 @@
+// Command indexrate measures rtpd's first index pass against hashing the
+// same bytes from memory, and the time a second start takes to listen.
+//
+//	go run ./bench/indexrate                 # 1,000 small files + one 2 GiB file
+//	go run ./bench/indexrate -big 256MiB     # quicker
+//
+// The memory figure hashes every file's bytes, already in memory, with
+// store.HashReader (sha256 and blake3 in one pass) on as many goroutines as
+// GOMAXPROCS, largest first: the same work the index pass does, minus the
+// file system and the index. Files are freshly written, so the index pass
+// reads them from the page cache.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rtp-project/rtp/store"
+)
+
+func main() {
+	big := flag.String("big", "2GiB", "size of the big file")
+	small := flag.Int("small", 1000, "number of small files")
+	smallSize := flag.Int("small-size", 64<<10, "largest small file in bytes (sizes vary from 1 byte up)")
+	flag.Parse()
+	bigSize, err := parseSize(*big)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp("", "indexrate-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	rtpd := filepath.Join(tmp, "rtpd")
+	if out, err := exec.Command("go", "build", "-o", rtpd, "./cmd/rtpd").CombinedOutput(); err != nil {
+		log.Fatalf("build rtpd: %v\n%s", err, out)
+	}
+	dir := filepath.Join(tmp, "blobs")
+	total, err := makeFiles(dir, *small, *smallSize, bigSize)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("folder: %d small files + one of %d bytes, %d bytes in all; GOMAXPROCS=%d\n", *small, bigSize, total, runtime.GOMAXPROCS(0))
+
+	mem, err := memoryRate(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	first, err := timeToListen(rtpd, dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	second, err := timeToListen(rtpd, dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	idx := float64(total) / first.Seconds() / 1e6
+	fmt.Printf("memory hash rate (sha256+blake3, %d cores): %.0f MB/s\n", runtime.GOMAXPROCS(0), mem)
+	fmt.Printf("first start, to listening:  %v = %.0f MB/s = %.2f x memory\n", first.Round(time.Millisecond), idx, idx/mem)
+	fmt.Printf("second start, to listening: %v\n", second.Round(time.Millisecond))
+}
+
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suf string
+		mul int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suf); ok {
+			var n int64
+			if _, err := fmt.Sscan(num, &n); err != nil {
+				return 0, fmt.Errorf("size %q: %v", s, err)
+			}
+			return n * u.mul, nil
+		}
+	}
+	return 0, fmt.Errorf("size %q", s)
+}
+
+// makeFiles writes pseudo-random files; ChaCha8 is fast enough not to
+// dominate.
+func makeFiles(dir string, n, maxSmall int, big int64) (int64, error) {
+	rng := rand.NewChaCha8([32]byte{1})
+	var total int64
+	write := func(name string, size int64) error {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyN(f, rng, size); err != nil {
+			f.Close()
+			return err
+		}
+		total += size
+		return f.Close()
+	}
+	for i := range n {
+		size := 1 + int64(rand.IntN(maxSmall))
+		if err := write(filepath.Join(dir, fmt.Sprintf("small/%02d/%04d", i%100, i)), size); err != nil {
+			return 0, err
+		}
+	}
+	return total, write(filepath.Join(dir, "big.bin"), big)
+}
+
+// memoryRate loads every file and hashes the bytes the way the index pass
+// does, without the file system.
+func memoryRate(dir string) (float64, error) {
+	var bufs [][]byte
+	var total int64
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		bufs = append(bufs, b)
+		total += int64(len(b))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	sort.Slice(bufs, func(i, j int) bool { return len(bufs[i]) > len(bufs[j]) })
+	jobs := make(chan []byte)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range jobs {
+				store.HashReader(bytes.NewReader(b), nil)
+			}
+		}()
+	}
+	for _, b := range bufs {
+		jobs <- b
+	}
+	close(jobs)
+	wg.Wait()
+	return float64(total) / time.Since(start).Seconds() / 1e6, nil
+}
+
+var listening = regexp.MustCompile(`listening on `)
+
+// timeToListen starts rtpd on dir and returns the time until it logs its
+// first listener, then stops it.
+func timeToListen(rtpd, dir string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, rtpd, "serve", "--listen", "tcp!127.0.0.1!0", dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(os.Interrupt)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if listening.MatchString(sc.Text()) {
+			d := time.Since(start)
+			go io.Copy(io.Discard, stderr)
+			return d, nil
+		}
+		if strings.Contains(sc.Text(), "index pass done") {
+			fmt.Println("  rtpd:", sc.Text())
+		}
+	}
+	return 0, fmt.Errorf("rtpd exited before listening")
+}
