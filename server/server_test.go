@@ -134,3 +134,154 @@ func TestDownloadEveryTransport(t *testing.T) {
 		})
 	}
 }
+
+func sha(b []byte) string { s := sha256.Sum256(b); return urn.New(urn.SHA256, s).String() }
+
+// readAll reads the whole blob behind tok in 64 KiB READs.
+func readAll(ctx context.Context, s *client.Session, tok wire.Token) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.ReadAt(ctx, tok, buf, uint64(len(out)))
+		if err != nil || n == 0 {
+			return out, err
+		}
+		out = append(out, buf[:n]...)
+	}
+}
+
+func TestRewriteInPlaceNeverServedUnderOldHash(t *testing.T) {
+	old := random(2 << 20)
+	f := newFixture(t, server.Config{}, map[string][]byte{"f": old})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := client.Dial(ctx, f.dials["tcp"], f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tok, err := s.Open(ctx, sha(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readAll(ctx, s, tok); err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("before rewrite: %d bytes, %v", len(got), err)
+	}
+	// Rewrite part of the file in place, same size.
+	w, err := os.OpenFile(filepath.Join(f.dir, "f"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(random(4096), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	now, _ := os.ReadFile(filepath.Join(f.dir, "f"))
+
+	// The open token no longer reads, anywhere in the file.
+	for _, off := range []uint64{0, 1 << 20, 2<<20 - 1} {
+		n, err := s.ReadAt(ctx, tok, make([]byte, 1000), off)
+		if !errors.Is(err, wire.ErrNotFound) || n != 0 {
+			t.Errorf("READ at %d after rewrite: %d bytes, %v; want not found", off, n, err)
+		}
+	}
+	// A new OPEN of the old hash fails, on a new session too.
+	s2, err := client.Dial(ctx, f.dials["tcp"], f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Open(ctx, sha(old)); !errors.Is(err, wire.ErrNotFound) {
+		t.Errorf("OPEN of the old hash after rewrite: %v, want not found", err)
+	}
+	// After a rescan the new bytes are served under their own hash.
+	if _, err := f.disk.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok2, err := s2.Open(ctx, sha(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readAll(ctx, s2, tok2); err != nil || !bytes.Equal(got, now) {
+		t.Errorf("new hash: %d bytes, %v", len(got), err)
+	}
+	if _, err := s2.Open(ctx, sha(old)); !errors.Is(err, wire.ErrNotFound) {
+		t.Errorf("old hash after rescan: %v, want not found", err)
+	}
+}
+
+func TestSymlinkOutsideNotServed(t *testing.T) {
+	secret := random(1000)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, server.Config{}, map[string][]byte{"inside": []byte("hello")})
+	if err := os.Symlink(outside, filepath.Join(f.dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := f.disk.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 {
+		t.Errorf("scan skipped %d files, want the symlink", st.Skipped)
+	}
+	s, err := client.Dial(ctx, f.dials["quic"], f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Open(ctx, sha(secret)); !errors.Is(err, wire.ErrNotFound) {
+		t.Errorf("OPEN of the file behind the symlink: %v, want not found", err)
+	}
+	if _, err := s.Open(ctx, sha([]byte("hello"))); err != nil {
+		t.Errorf("OPEN of the file inside: %v", err)
+	}
+}
+
+func TestSessionLimit(t *testing.T) {
+	f := newFixture(t, server.Config{MaxSessions: 2}, map[string][]byte{"a": []byte("a")})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var sessions []*client.Session
+	for range 2 {
+		s, err := client.Dial(ctx, f.dials["tcp"], f.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Open(ctx, sha([]byte("a"))); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, s)
+	}
+	third, err := client.Dial(ctx, f.dials["tcp"], f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if _, err := third.Open(ctx, sha([]byte("a"))); err == nil {
+		t.Error("a third session was served past MaxSessions=2")
+	}
+	sessions[0].Close()
+	// The slot frees once the server has noticed the close.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := client.Dial(ctx, f.dials["tcp"], f.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Open(ctx, sha([]byte("a")))
+		s.Close()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no session after one closed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
