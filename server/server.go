@@ -27,7 +27,7 @@ type Server struct {
 	listeners map[io.Closer]struct{}
 	sessions  map[*session]struct{}
 	perHost   map[string]int
-	count     int // admitted sessions
+	count     int            // admitted sessions
 	wg        sync.WaitGroup // sessions and accept loops
 }
 

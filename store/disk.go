@@ -38,10 +38,10 @@ type Disk struct {
 	opts     Options
 	log      *slog.Logger
 
-	scanMu  sync.Mutex    // one pass at a time
-	rescan  chan struct{} // a nudge for Watch
-	warnMu  sync.Mutex
-	warned  map[string]string // path -> last warning, so rescans don't repeat it
+	scanMu sync.Mutex    // one pass at a time
+	rescan chan struct{} // a nudge for Watch
+	warnMu sync.Mutex
+	warned map[string]string // path -> last warning, so rescans don't repeat it
 }
 
 // DefaultIndexDir is the index folder's name inside the served folder.
