@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/rtp-project/rtp/urn"
 )
 
 // ScanProgress is a snapshot of a running pass.
@@ -256,7 +258,7 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 	if err != nil || !before.Mode().IsRegular() {
 		return false, drop()
 	}
-	sums, err := HashReader(f, progress)
+	sums, err := urn.HashReader(f, progress)
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
 		return false, drop()

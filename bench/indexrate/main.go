@@ -5,7 +5,7 @@
 //	go run ./bench/indexrate -big 256MiB     # quicker
 //
 // The memory figure hashes every file's bytes, already in memory, with
-// store.HashReader (sha256 and blake3 in one pass) on as many goroutines as
+// urn.HashReader (sha256 and blake3 in one pass) on as many goroutines as
 // GOMAXPROCS, largest first: the same work the index pass does, minus the
 // file system and the index. Files are freshly written, so the index pass
 // reads them from the page cache.
@@ -30,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/urn"
 )
 
 func main() {
@@ -148,7 +148,7 @@ func memoryRate(dir string) (float64, error) {
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
-				store.HashReader(bytes.NewReader(b), nil)
+				urn.HashReader(bytes.NewReader(b), nil)
 			}
 		}()
 	}

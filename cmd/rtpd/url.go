@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/rtpurl"
-	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
 )
 
@@ -45,13 +44,13 @@ func printURLs(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit(err.Error(), 1)
 		}
-		sums, err := store.HashReader(f, nil)
+		sums, err := urn.HashReader(f, nil)
 		f.Close()
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
 		}
 		u := rtpurl.URL{
-			Hashes:  []urn.Hash{urn.New(urn.BLAKE3, sums.BLAKE3), urn.New(urn.SHA256, sums.SHA256)},
+			Hashes:  sums.Hashes(),
 			Length:  sums.N,
 			Servers: servers,
 			Name:    filepath.Base(name),

@@ -1,4 +1,4 @@
-package store
+package urn
 
 import (
 	"crypto/sha256"
@@ -16,9 +16,20 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 
 // Sums are the digests of one read pass.
 type Sums struct {
-	SHA256 [32]byte
-	BLAKE3 [32]byte
-	N      int64
+	SHA256 [Size]byte
+	BLAKE3 [Size]byte
+	N      int64 // bytes read
+}
+
+// Hashes returns both urns, blake3 first.
+func (s Sums) Hashes() []Hash { return []Hash{New(BLAKE3, s.BLAKE3), New(SHA256, s.SHA256)} }
+
+// Of returns the sum of kind k.
+func (s Sums) Of(k Kind) [Size]byte {
+	if k == BLAKE3 {
+		return s.BLAKE3
+	}
+	return s.SHA256
 }
 
 // HashReader reads r to its end once and returns its sha256 and blake3. When
