@@ -1,0 +1,22 @@
+// Package swarm downloads one resource from every server an rtp: URL lists
+// at once, and never reports success without the hash.
+//
+//	d := swarm.New(swarm.Config{URL: u, Client: opts})
+//	res, err := d.Run(ctx, part, statePath, nil)
+//
+// The resource is cut into blocks (1 MiB by default). Each server gets one
+// or more sessions, each keeping a window of READs in flight; a session takes
+// the lowest missing block whenever a READ finishes, so fast servers fetch
+// more blocks than slow ones. A session that receives no bytes for the stall
+// timeout is closed and its blocks go back to the pool; a server that fails
+// is retried with backoff and then dropped; one that answers "not found" is
+// dropped at once. When no block is left unassigned, idle sessions fetch
+// copies of blocks still in flight elsewhere (endgame) and the first copy to
+// arrive wins; the other is discarded.
+//
+// Blocks are written to the output as they arrive; the contiguous prefix is
+// read back and hashed (sha256 and blake3) as it grows, so the hash is ready
+// when the last block lands. If it does not match, every block is fetched
+// again from a different server than the one that sent it, blocks that
+// differ are replaced, and the servers whose blocks were wrong are banned.
+package swarm

@@ -1,0 +1,312 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/wire"
+)
+
+// Peer states, as shown to users.
+const (
+	StateConnecting = "connecting"
+	StateActive     = "downloading"
+	StateIdle       = "idle"
+	StateRetrying   = "retrying"
+	StateDropped    = "dropped"
+	StateBanned     = "banned"
+	StateDone       = "done"
+)
+
+// peer is one server and its sessions.
+type peer struct {
+	idx  int
+	dial rtpurl.Dial
+	d    *Download
+
+	bytes    atomic.Int64 // payload bytes received from it
+	dupBytes atomic.Int64 // of which for endgame copies
+	lastErr  atomic.Value // string
+
+	mu      sync.Mutex
+	state   string
+	fails   int // consecutive failed sessions
+	retries int // sessions retried, in all
+	gone    bool
+	why     string
+}
+
+func (p *peer) setState(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gone {
+		p.state = s
+	}
+}
+
+// drop removes the peer for the rest of the run.
+func (p *peer) drop(state, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone && p.state == StateBanned {
+		return
+	}
+	p.gone, p.state, p.why = true, state, why
+}
+
+func (p *peer) isGone() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gone
+}
+
+// run keeps sessions to the server going until the plan is complete, the
+// server is dropped, or ctx ends.
+func (p *peer) run(ctx context.Context) {
+	cfg := &p.d.cfg
+	for {
+		if p.isGone() || ctx.Err() != nil {
+			return
+		}
+		err := p.session(ctx)
+		if err == nil {
+			p.setState(StateDone)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.lastErr.Store(err.Error())
+		if client.IsPermanent(err) || errors.Is(err, errShort) {
+			p.drop(StateDropped, err.Error())
+			p.d.log.Warn("dropping server", "server", p.dial, "err", err)
+			p.d.wake()
+			return
+		}
+		p.mu.Lock()
+		p.fails++
+		p.retries++
+		fails := p.fails
+		p.mu.Unlock()
+		if fails > cfg.Retries {
+			p.drop(StateDropped, fmt.Sprintf("%d failures, last: %v", fails, err))
+			p.d.log.Warn("dropping server", "server", p.dial, "failures", fails, "err", err)
+			p.d.wake()
+			return
+		}
+		delay := min(cfg.Backoff<<(fails-1), 10*time.Second)
+		p.setState(fmt.Sprintf("%s in %v", StateRetrying, delay.Round(time.Millisecond)))
+		p.d.log.Info("server failed; retrying", "server", p.dial, "in", delay, "err", err)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		case <-p.d.finished:
+			return
+		}
+	}
+}
+
+// fetch is one READ in flight, for a whole block or the rest of one.
+type fetch struct {
+	block int
+	dup   bool
+	off   int64 // where this READ starts
+	want  int64 // bytes asked for
+	call  *client.Call
+	buf   *dupBuffer // dup only: bytes so far of the whole block
+	w     *blockWriter
+}
+
+// session runs one session until the plan is complete (nil) or it fails.
+func (p *peer) session(ctx context.Context) error {
+	d := p.d
+	p.setState(StateConnecting)
+	s, err := d.dialFn(ctx, p.dial)
+	if err != nil {
+		return err
+	}
+	inflight := make(map[*fetch]struct{})
+	defer func() {
+		s.Close() // waits for the receive loop: no write into a block after this
+		for f := range inflight {
+			d.plan.release(f.block, p.idx, f.dup)
+		}
+	}()
+	tok, err := d.openAny(ctx, s)
+	if err != nil {
+		return err
+	}
+	p.setState(StateActive)
+	done := make(chan *fetch, d.cfg.Window)
+	var lastByte atomic.Int64
+	lastByte.Store(time.Now().UnixNano())
+	start := func(f *fetch) {
+		pw := &progressWriter{f.w, &lastByte, &p.bytes, nil}
+		if f.dup {
+			pw.w, pw.dup = f.buf, &p.dupBytes
+		}
+		f.call = s.StartRead(tok, uint64(f.off), uint64(f.want), pw)
+		inflight[f] = struct{}{}
+		go func() { <-f.call.Done; done <- f }()
+	}
+	stall := time.NewTicker(max(d.cfg.Stall/4, 10*time.Millisecond))
+	defer stall.Stop()
+	for {
+		for len(inflight) < d.cfg.Window {
+			i, dup, ok := d.plan.assign(p.idx)
+			if !ok {
+				break
+			}
+			off, n := d.plan.span(i)
+			f := &fetch{block: i, dup: dup, off: off, want: n}
+			if dup {
+				f.buf = &dupBuffer{b: make([]byte, 0, n)}
+			} else {
+				f.w = &blockWriter{d: d, b: &d.plan.blocks[i], off: off}
+			}
+			start(f)
+		}
+		if len(inflight) == 0 {
+			if d.plan.complete() {
+				p.setState(StateDone)
+				return nil
+			}
+			p.setState(StateIdle)
+			lastByte.Store(time.Now().UnixNano())
+		} else {
+			p.setState(StateActive)
+		}
+		changed := d.plan.changes()
+		select {
+		case f := <-done:
+			delete(inflight, f)
+			if err := p.finish(f, start); err != nil {
+				return err
+			}
+		case <-stall.C:
+			if len(inflight) > 0 && time.Since(time.Unix(0, lastByte.Load())) > d.cfg.Stall {
+				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
+			}
+		case <-changed:
+		case <-s.Done():
+			return s.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// finish handles a finished READ: it completes the block, or asks for the
+// rest of it when the server sent less than asked.
+func (p *peer) finish(f *fetch, start func(*fetch)) error {
+	d := p.d
+	c := f.call
+	if c.Err != nil && !errors.Is(c.Err, errLost) {
+		d.plan.release(f.block, p.idx, f.dup)
+		var we *wire.Error
+		if errors.As(c.Err, &we) {
+			return fmt.Errorf("READ at %d: %w", f.off, c.Err)
+		}
+		return c.Err
+	}
+	if errors.Is(c.Err, errLost) {
+		// Another peer's copy of this block won.
+		d.plan.release(f.block, p.idx, f.dup)
+		return nil
+	}
+	if c.N == 0 {
+		d.plan.release(f.block, p.idx, f.dup)
+		return fmt.Errorf("%w: empty READ at %d", errShort, f.off)
+	}
+	p.mu.Lock()
+	p.fails = 0
+	p.mu.Unlock()
+	if c.N < f.want {
+		next := *f
+		next.off, next.want = f.off+c.N, f.want-c.N
+		if next.w != nil {
+			next.w = &blockWriter{d: d, b: f.w.b, off: next.off}
+		}
+		start(&next)
+		return nil
+	}
+	if f.dup {
+		return d.commitDup(f.block, p.idx, f.buf.b)
+	}
+	b := &d.plan.blocks[f.block]
+	b.mu.Lock()
+	d.plan.finishLocked(f.block, p.idx, false)
+	b.mu.Unlock()
+	return nil
+}
+
+// commitDup writes an endgame copy into the file unless the block is done.
+func (d *Download) commitDup(i, peer int, data []byte) error {
+	b := &d.plan.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		off, _ := d.plan.span(i)
+		if _, err := d.out.WriteAt(data, off); err != nil {
+			d.plan.release(i, peer, true)
+			d.fail(err)
+			return err
+		}
+	}
+	d.plan.finishLocked(i, peer, true)
+	return nil
+}
+
+var errLost = errors.New("another copy of the block arrived first")
+
+// blockWriter writes a primary READ's payload straight into the file, unless
+// an endgame copy has finished the block first.
+type blockWriter struct {
+	d   *Download
+	b   *block
+	off int64
+}
+
+func (w *blockWriter) Write(p []byte) (int, error) {
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	if w.b.done {
+		return 0, errLost
+	}
+	n, err := w.d.out.WriteAt(p, w.off)
+	w.off += int64(n)
+	if err != nil {
+		w.d.fail(err)
+	}
+	return n, err
+}
+
+type dupBuffer struct{ b []byte }
+
+func (d *dupBuffer) Write(p []byte) (int, error) { d.b = append(d.b, p...); return len(p), nil }
+
+// progressWriter notes when bytes last arrived and counts them, all of
+// them, even those a lost race discards: they crossed the wire.
+type progressWriter struct {
+	w     io.Writer
+	last  *atomic.Int64
+	count *atomic.Int64
+	dup   *atomic.Int64 // also counts here, if set
+}
+
+func (pw *progressWriter) Write(p []byte) (int, error) {
+	pw.last.Store(time.Now().UnixNano())
+	pw.count.Add(int64(len(p)))
+	if pw.dup != nil {
+		pw.dup.Add(int64(len(p)))
+	}
+	return pw.w.Write(p)
+}

@@ -1,0 +1,176 @@
+package swarm
+
+import (
+	"sync"
+	"time"
+)
+
+const (
+	noPeer   = -1
+	prevRun  = -2 // a block kept from an earlier run
+	notFound = -1
+)
+
+// block is one fixed-size piece of the resource.
+type block struct {
+	mu    sync.Mutex // held while bytes are written into the block
+	done  bool       // set under mu and plan.mu
+	by    int        // the peer whose bytes are in the file, once done
+	owner int        // the peer fetching it as primary, or noPeer
+	dups  int        // endgame copies in flight
+	since time.Time  // when owner took it
+}
+
+// plan hands out blocks and tracks which are done. Lock order: block.mu,
+// then plan.mu.
+type plan struct {
+	size, bsize int64
+
+	mu        sync.Mutex
+	blocks    []block
+	free      int // no block below this index is unowned and missing
+	doneCount int
+	doneBytes int64
+	aborted   bool
+	changed   chan struct{} // closed and replaced whenever a block finishes or is released
+	cond      *sync.Cond    // the prefix hasher waits on it
+}
+
+func newPlan(size, bsize int64) *plan {
+	n := int((size + bsize - 1) / bsize)
+	p := &plan{size: size, bsize: bsize, blocks: make([]block, n), changed: make(chan struct{})}
+	p.cond = sync.NewCond(&p.mu)
+	for i := range p.blocks {
+		p.blocks[i].by, p.blocks[i].owner = noPeer, noPeer
+	}
+	return p
+}
+
+// span returns block i's offset and length.
+func (p *plan) span(i int) (int64, int64) {
+	off := int64(i) * p.bsize
+	return off, min(p.bsize, p.size-off)
+}
+
+// markKept marks block i done from an earlier run.
+func (p *plan) markKept(i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := &p.blocks[i]
+	if !b.done {
+		b.done, b.by = true, prevRun
+		p.doneCount++
+		_, n := p.span(i)
+		p.doneBytes += n
+	}
+}
+
+// assign gives peer a block to fetch: the lowest missing unowned block, or,
+// when none is left, a copy of the block another peer has held longest
+// (endgame). ok is false when there is nothing to do for peer now.
+func (p *plan) assign(peer int) (i int, dup bool, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for ; p.free < len(p.blocks); p.free++ {
+		b := &p.blocks[p.free]
+		if !b.done && b.owner == noPeer {
+			b.owner, b.since = peer, time.Now()
+			return p.free, false, true
+		}
+	}
+	best := -1
+	for j := range p.blocks {
+		b := &p.blocks[j]
+		if b.done || b.owner == peer || b.owner == noPeer || b.dups > 0 {
+			continue
+		}
+		if best < 0 || b.since.Before(p.blocks[best].since) {
+			best = j
+		}
+	}
+	if best < 0 {
+		return 0, false, false
+	}
+	p.blocks[best].dups++
+	return best, true, true
+}
+
+// release gives back a block whose fetch ended without finishing it.
+func (p *plan) release(i, peer int, dup bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := &p.blocks[i]
+	if dup {
+		b.dups--
+	} else if b.owner == peer {
+		b.owner = noPeer
+		p.free = min(p.free, i)
+	}
+	p.notify()
+}
+
+// finishLocked marks block i done by peer; the caller holds b.mu.
+func (p *plan) finishLocked(i, peer int, dup bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := &p.blocks[i]
+	if dup {
+		b.dups--
+	}
+	if b.owner == peer && !dup {
+		b.owner = noPeer
+	}
+	if b.done {
+		return
+	}
+	b.done, b.by = true, peer
+	p.doneCount++
+	_, n := p.span(i)
+	p.doneBytes += n
+	p.notify()
+}
+
+// notify wakes everyone waiting for a change; the caller holds p.mu.
+func (p *plan) notify() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.cond.Broadcast()
+}
+
+// changes returns a channel closed at the next change.
+func (p *plan) changes() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+func (p *plan) complete() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doneCount == len(p.blocks)
+}
+
+func (p *plan) progress() (done int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doneBytes
+}
+
+// abort wakes the prefix hasher for good.
+func (p *plan) abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.aborted = true
+	p.notify()
+}
+
+// doneBlocks returns a copy of the done flags, for the resume state.
+func (p *plan) doneBlocks() []bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := make([]bool, len(p.blocks))
+	for i := range p.blocks {
+		d[i] = p.blocks[i].done
+	}
+	return d
+}

@@ -1,0 +1,84 @@
+package swarm
+
+import (
+	"time"
+)
+
+// Result summarises a download, for --json and tests.
+type Result struct {
+	Length   int64          `json:"length"`
+	Kept     int64          `json:"kept_bytes"` // bytes kept from an earlier run
+	Elapsed  time.Duration  `json:"-"`
+	Seconds  float64        `json:"elapsed_seconds"`
+	Fetched  int64          `json:"fetched_bytes"`    // payload bytes received, all servers
+	Rate     float64        `json:"bytes_per_second"` // fetched bytes over elapsed time
+	Servers  []ServerResult `json:"servers"`
+	Verified []string       `json:"verified,omitempty"` // urns that matched
+	Repaired int            `json:"repaired_blocks,omitempty"`
+}
+
+// ServerResult is one server's part.
+type ServerResult struct {
+	Server  string  `json:"server"`
+	Bytes   int64   `json:"bytes"`           // payload bytes received
+	Dup     int64   `json:"duplicate_bytes"` // of which endgame copies`
+	Rate    float64 `json:"bytes_per_second"`
+	Retries int     `json:"retries"`
+	State   string  `json:"state"`
+	Banned  bool    `json:"banned"`
+	Why     string  `json:"why,omitempty"`
+}
+
+// Progress is a live snapshot for a progress display.
+type Progress struct {
+	Length  int64 // -1 while probing
+	Done    int64
+	Elapsed time.Duration
+	Servers []ServerResult
+}
+
+// Progress returns a snapshot; safe to call while Run runs.
+func (d *Download) Progress() Progress {
+	p := Progress{Length: d.length, Elapsed: time.Since(d.start)}
+	if d.plan != nil && d.length >= 0 {
+		p.Done = d.plan.progress()
+	}
+	p.Servers = d.serverResults()
+	return p
+}
+
+func (d *Download) serverResults() []ServerResult {
+	secs := time.Since(d.start).Seconds()
+	var out []ServerResult
+	for _, p := range d.peers {
+		p.mu.Lock()
+		r := ServerResult{
+			Server:  p.dial.String(),
+			Bytes:   p.bytes.Load(),
+			Dup:     p.dupBytes.Load(),
+			Retries: p.retries,
+			State:   p.state,
+			Banned:  p.state == StateBanned,
+			Why:     p.why,
+		}
+		p.mu.Unlock()
+		if secs > 0 {
+			r.Rate = float64(r.Bytes) / secs
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (d *Download) result() *Result {
+	r := &Result{Length: d.length, Kept: d.kept, Elapsed: time.Since(d.start)}
+	r.Seconds = r.Elapsed.Seconds()
+	r.Servers = d.serverResults()
+	for _, s := range r.Servers {
+		r.Fetched += s.Bytes
+	}
+	if r.Seconds > 0 {
+		r.Rate = float64(r.Fetched) / r.Seconds
+	}
+	return r
+}

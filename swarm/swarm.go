@@ -1,0 +1,340 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/urn"
+	"github.com/rtp-project/rtp/wire"
+)
+
+// Config configures a download. Zero values mean the defaults given.
+type Config struct {
+	URL    *rtpurl.URL
+	Client *client.Options
+	// Dial starts a session; zero means client.Dial with Client.
+	Dial func(context.Context, rtpurl.Dial) (*client.Session, error)
+	// BlockSize is the unit of scheduling and of READs. Zero means 1 MiB.
+	BlockSize int64
+	// Window is the READs each session keeps in flight. Zero means 8.
+	Window int
+	// Sessions is the number of sessions per server. Zero means 1.
+	Sessions int
+	// Stall is how long a session may receive nothing while READs are in
+	// flight before it is closed and its blocks fetched elsewhere. Zero
+	// means 10 s.
+	Stall time.Duration
+	// Retries is how many failed sessions in a row drop a server. Zero
+	// means 4.
+	Retries int
+	// Backoff is the first retry delay, doubled each time. Zero means 500 ms.
+	Backoff time.Duration
+	// SaveEvery is how often the resume state is saved. Zero means 2 s.
+	SaveEvery time.Duration
+	// Log zero means slog.Default().
+	Log *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.BlockSize <= 0 {
+		c.BlockSize = 1 << 20
+	}
+	if c.Window <= 0 {
+		c.Window = 8
+	}
+	if c.Sessions <= 0 {
+		c.Sessions = 1
+	}
+	if c.Stall <= 0 {
+		c.Stall = 10 * time.Second
+	}
+	if c.Retries <= 0 {
+		c.Retries = 4
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 500 * time.Millisecond
+	}
+	if c.SaveEvery <= 0 {
+		c.SaveEvery = 2 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Output is where the bytes go: usually the .part file.
+type Output interface {
+	io.WriterAt
+	io.ReaderAt
+	Sync() error
+}
+
+// Download is one swarm download. Create it with New, run it once.
+type Download struct {
+	cfg    Config
+	log    *slog.Logger
+	dialFn func(context.Context, rtpurl.Dial) (*client.Session, error)
+	peers  []*peer
+
+	out      Output
+	plan     *plan
+	finished chan struct{} // closed when Run returns
+
+	errMu sync.Mutex
+	err   error // a local failure (disk full) that ends the run
+
+	wakeCh chan struct{}
+	start  time.Time
+	kept   int64
+	length int64
+
+	repairSessions map[int]*repairSession // used by repair only
+}
+
+// New prepares a download of cfg.URL.
+func New(cfg Config) *Download {
+	cfg.setDefaults()
+	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
+	d.dialFn = cfg.Dial
+	if d.dialFn == nil {
+		d.dialFn = func(ctx context.Context, dl rtpurl.Dial) (*client.Session, error) {
+			return client.Dial(ctx, dl, cfg.Client)
+		}
+	}
+	for i, s := range cfg.URL.Servers {
+		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting})
+	}
+	return d
+}
+
+// Run downloads into out. statePath, if not empty, names the resume state:
+// blocks it lists as done are kept (and re-hashed, not re-fetched), and it
+// is saved every SaveEvery and when Run returns. stream, if not nil,
+// receives the bytes in order as they are hashed (they are verified only
+// when Run returns nil). Run returns nil only when every hash in the URL
+// matched.
+func (d *Download) Run(ctx context.Context, out Output, statePath string, stream io.Writer) (*Result, error) {
+	defer close(d.finished)
+	d.out = out
+	d.start = time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	length := d.cfg.URL.Length
+	var st *State
+	if statePath != "" {
+		st = loadState(statePath, d.cfg.URL)
+		if st != nil && length < 0 {
+			length = st.Length
+		}
+	}
+	if length < 0 {
+		n, err := d.probe(ctx)
+		if err != nil {
+			return d.result(), err
+		}
+		length = n
+		d.log.Info("length probed", "bytes", length)
+	}
+	d.length = length
+	d.plan = newPlan(length, d.cfg.BlockSize)
+	if st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize {
+		for i, ok := range st.blocks(len(d.plan.blocks)) {
+			if ok {
+				d.plan.markKept(i)
+			}
+		}
+		d.kept = d.plan.progress()
+	}
+	save := func() {
+		if statePath == "" {
+			return
+		}
+		if err := out.Sync(); err != nil {
+			d.log.Warn("sync failed", "err", err)
+			return
+		}
+		if err := saveState(statePath, d.cfg.URL, length, d.cfg.BlockSize, d.plan.doneBlocks()); err != nil {
+			d.log.Warn("saving resume state failed", "err", err)
+		}
+	}
+	defer save()
+
+	sums := make(chan hashResult, 1)
+	go func() {
+		s, err := urn.HashReader(&prefixReader{d: d, stream: stream}, nil)
+		sums <- hashResult{s, err}
+	}()
+	var wg sync.WaitGroup
+	for _, p := range d.peers {
+		for range d.cfg.Sessions {
+			wg.Add(1)
+			go func() { defer wg.Done(); p.run(ctx) }()
+		}
+	}
+	peersDone := make(chan struct{})
+	go func() { wg.Wait(); close(peersDone) }()
+
+	err := d.wait(ctx, peersDone, save)
+	cancel()
+	<-peersDone
+	if err != nil {
+		d.plan.abort()
+		<-sums
+		return d.result(), err
+	}
+	h := <-sums
+	if h.err != nil {
+		return d.result(), h.err
+	}
+	if err := d.verify(h.sums); err != nil {
+		save()
+		if stream != nil {
+			// The bytes are already out; they can't be taken back.
+			return d.result(), err
+		}
+		if rerr := d.repair(context.Background(), h.sums); rerr != nil {
+			return d.result(), rerr
+		}
+	}
+	return d.result(), nil
+}
+
+type hashResult struct {
+	sums urn.Sums
+	err  error
+}
+
+// wait returns when every block is done, when no peer is left, or on a
+// local failure.
+func (d *Download) wait(ctx context.Context, peersDone <-chan struct{}, save func()) error {
+	tick := time.NewTicker(d.cfg.SaveEvery)
+	defer tick.Stop()
+	for {
+		if d.plan.complete() {
+			return nil
+		}
+		if err := d.localErr(); err != nil {
+			return err
+		}
+		select {
+		case <-d.plan.changes():
+		case <-d.wakeCh:
+		case <-tick.C:
+			save()
+		case <-peersDone:
+			if d.plan.complete() {
+				return nil
+			}
+			if err := d.localErr(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w (%d of %d bytes): %s", ErrNoServers, d.plan.progress(), d.length, d.whyGone())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// verify checks the sums against every hash the URL gives.
+func (d *Download) verify(s urn.Sums) error {
+	for _, h := range d.cfg.URL.Hashes {
+		if s.Of(h.Kind) != h.Sum {
+			return fmt.Errorf("%w: want %s, got %s", ErrMismatch, h, urn.New(h.Kind, s.Of(h.Kind)))
+		}
+	}
+	return nil
+}
+
+// openAny opens the first of the URL's hashes the server knows.
+func (d *Download) openAny(ctx context.Context, s *client.Session) (tok wire.Token, err error) {
+	for _, h := range d.cfg.URL.Hashes {
+		t, err1 := s.Open(ctx, h.String())
+		if err1 == nil {
+			return t, nil
+		}
+		err = err1
+		if !client.IsPermanent(err1) {
+			return tok, err1
+		}
+	}
+	return tok, err
+}
+
+// fail records a local error (the output can't be written) that ends the run.
+func (d *Download) fail(err error) {
+	d.errMu.Lock()
+	if d.err == nil {
+		d.err = err
+	}
+	d.errMu.Unlock()
+	d.wake()
+}
+
+func (d *Download) localErr() error {
+	d.errMu.Lock()
+	defer d.errMu.Unlock()
+	return d.err
+}
+
+func (d *Download) wake() {
+	select {
+	case d.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Download) whyGone() string {
+	var s string
+	for _, p := range d.peers {
+		p.mu.Lock()
+		s += fmt.Sprintf("%s: %s; ", p.dial, p.why)
+		p.mu.Unlock()
+	}
+	return s
+}
+
+// prefixReader yields the file's bytes in order, waiting for each block to be
+// done, and copies them to stream.
+type prefixReader struct {
+	d      *Download
+	pos    int64
+	stream io.Writer
+}
+
+func (r *prefixReader) Read(p []byte) (int, error) {
+	pl := r.d.plan
+	if r.pos >= pl.size {
+		return 0, io.EOF
+	}
+	i := int(r.pos / pl.bsize)
+	pl.mu.Lock()
+	for !pl.blocks[i].done && !pl.aborted {
+		pl.cond.Wait()
+	}
+	aborted := pl.aborted
+	pl.mu.Unlock()
+	if aborted {
+		return 0, errors.New("download aborted")
+	}
+	off, n := pl.span(i)
+	end := off + n
+	m, err := r.d.out.ReadAt(p[:min(int64(len(p)), end-r.pos)], r.pos)
+	if m > 0 && r.stream != nil {
+		if _, werr := r.stream.Write(p[:m]); werr != nil {
+			return m, werr
+		}
+	}
+	r.pos += int64(m)
+	if err == io.EOF && m > 0 {
+		err = nil
+	}
+	return m, err
+}
