@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -204,7 +205,16 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 			return d.result(), rerr
 		}
 	}
-	return d.result(), nil
+	for _, p := range d.peers {
+		p.mu.Lock()
+		if !p.gone && !strings.HasPrefix(p.state, StateRetrying) {
+			p.state = StateDone
+		}
+		p.mu.Unlock()
+	}
+	res := d.result()
+	res.Verified = urns(d.cfg.URL)
+	return res, nil
 }
 
 type hashResult struct {

@@ -9,19 +9,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/client"
 	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/swarm"
 )
 
 const (
 	flagOutput   = "output"
 	flagDir      = "dir"
 	flagQuiet    = "quiet"
+	flagVerbose  = "verbose"
+	flagJSON     = "json"
 	flagInsecure = "insecure"
 	flagCA       = "ca"
+	flagStall    = "stall"
+	flagSessions = "sessions"
+	flagWindow   = "window"
 )
 
 func envVar(flag string) []string {
@@ -36,12 +43,19 @@ func getApp() *cli.App {
 		Usage:        "download a file by hash from the servers an rtp: URL lists, verified",
 		ArgsUsage:    "'rtp:?u=urn:sha256:…&l=…&s=tcp!host!7777'",
 		OnUsageError: usageError,
+		// -vv, -qk and the like.
+		UseShortOptionHandling: true,
 		// main prints errors and exits; the default handler would exit first.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagOutput, Aliases: []string{"o"}, Usage: "output file, - for stdout (default: the URL's dn, else the hash)", EnvVars: envVar(flagOutput)},
 			&cli.StringFlag{Name: flagDir, Aliases: []string{"C"}, Usage: "folder to write into", EnvVars: envVar(flagDir)},
 			&cli.BoolFlag{Name: flagQuiet, Aliases: []string{"q"}, Usage: "print nothing but errors", EnvVars: envVar(flagQuiet)},
+			&cli.BoolFlag{Name: flagVerbose, Aliases: []string{"v"}, Count: new(int), Usage: "log more: -v for retries and server changes, -vv for debugging"},
+			&cli.BoolFlag{Name: flagJSON, Usage: "print a JSON summary when done (to stdout, or stderr with -o -)", EnvVars: envVar(flagJSON)},
+			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long", EnvVars: envVar(flagStall)},
+			&cli.IntFlag{Name: flagSessions, Value: 1, Usage: "sessions per server (QUIC streams or connections)", EnvVars: envVar(flagSessions)},
+			&cli.IntFlag{Name: flagWindow, Value: 8, Usage: "READs of 1 MiB in flight per session", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
 			&cli.StringFlag{Name: flagCA, Usage: "PEM file of CA certificates to trust for TLS and QUIC instead of the system roots", EnvVars: envVar(flagCA)},
 		},
@@ -61,7 +75,22 @@ func get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	for _, pos := range []string{flagSessions, flagWindow} {
+		if c.Int(pos) <= 0 {
+			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
+		}
+	}
+	if c.Duration(flagStall) <= 0 {
+		return cli.Exit(fmt.Sprintf("--%s must be positive", flagStall), 2)
+	}
+	level := slog.LevelWarn
+	switch n := c.Count(flagVerbose); {
+	case n >= 2:
+		level = slog.LevelDebug
+	case n == 1:
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	for _, s := range u.Skipped {
 		log.Warn("skipping a server with an unknown protocol", "s", s)
 	}
@@ -69,13 +98,15 @@ func get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	d := &download{url: u, opts: opts, log: log, quiet: c.Bool(flagQuiet)}
-	if name == "-" {
-		err = d.toStdout(c.Context)
-	} else {
-		err = d.toFile(c.Context, name)
+	j := &job{
+		url: u, name: name, log: log,
+		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON),
+		cfg: swarm.Config{
+			URL: u, Client: opts, Log: log,
+			Stall: c.Duration(flagStall), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
+		},
 	}
-	if err != nil {
+	if err := j.run(c.Context); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
