@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lukechampine.com/blake3"
+
+	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/swarm"
+	"github.com/rtp-project/rtp/urn"
+)
+
+func writeRandom(t *testing.T, dir, name string, n int) ([]byte, *rtpurl.URL) {
+	t.Helper()
+	data := make([]byte, n)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data, &rtpurl.URL{
+		Hashes: []urn.Hash{urn.New(urn.BLAKE3, blake3.Sum256(data)), urn.New(urn.SHA256, sha256.Sum256(data))},
+		Length: int64(n),
+		Name:   name,
+	}
+}
+
+func addServers(u *rtpurl.URL, servers ...*rtpdtest.Server) string {
+	c := *u
+	for _, s := range servers {
+		for _, d := range s.Dials {
+			dl, _ := rtpurl.ParseDial(d)
+			c.Servers = append(c.Servers, dl)
+		}
+	}
+	return c.String()
+}
+
+func TestBadInputExits2(t *testing.T) {
+	const sha = "urn:sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	cases := map[string][]string{
+		"v=2":           {"rtp:?u=" + sha + "&s=tcp!127.0.0.1!1&v=2"},
+		"no u":          {"rtp:?s=tcp!127.0.0.1!1"},
+		"no s":          {"rtp:?u=" + sha},
+		"malformed urn": {"rtp:?u=urn:sha256:abc&s=tcp!127.0.0.1!1"},
+		"not rtp":       {"http://example.org/"},
+		"two urls":      {"rtp:?u=" + sha + "&s=tcp!h", "rtp:?u=" + sha + "&s=tcp!h"},
+		"no url":        {},
+		"bad flag":      {"--no-such-flag", "rtp:?u=" + sha + "&s=tcp!h"},
+		"bad stall":     {"--stall", "0s", "rtp:?u=" + sha + "&s=tcp!h"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, append([]string{"-C", dir}, args...)...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stderr: %s", code, stderr)
+			}
+			if lines := strings.Count(strings.TrimSpace(stderr), "\n"); lines != 0 || !strings.HasPrefix(stderr, "rtpget: ") {
+				t.Errorf("want one line starting rtpget:, got %q", stderr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("files created: %v", ents)
+			}
+		})
+	}
+}
+
+// summary runs rtpget --json and decodes its summary.
+func summary(t *testing.T, args ...string) (swarm.Result, string, int) {
+	t.Helper()
+	stdout, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, append([]string{"--json", "-k"}, args...)...)
+	var r swarm.Result
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil && code != 2 {
+		t.Fatalf("decoding --json output %q: %v (stderr %s)", stdout, err, stderr)
+	}
+	return r, stderr, code
+}
+
+func TestThreeServersOneKilled(t *testing.T) {
+	blobs := t.TempDir()
+	data, u := writeRandom(t, blobs, "big.bin", 256<<20)
+	var servers []*rtpdtest.Server
+	for i := range 3 {
+		proto := []string{"tcp", "tls", "quic"}[i]
+		servers = append(servers, rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", proto+"!127.0.0.1!0"))
+	}
+	out := filepath.Join(t.TempDir(), "big.bin")
+	cmd := exec.Command(rtpdtest.RTPGet, "--json", "-k", "-o", out, addServers(u, servers...))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the second server once a quarter of the file is on disk.
+	killed := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if fi, err := os.Stat(out + ".part"); err == nil && fi.Size() > int64(len(data)/4) {
+			servers[1].Kill()
+			killed = true
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("rtpget: %v\n%s", err, stderr.String())
+	}
+	if !killed {
+		t.Fatal("the download ended before a server could be killed")
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("output differs (%d bytes, %v)", len(got), err)
+	}
+	var r swarm.Result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Servers[1]; s.Retries == 0 && s.State != swarm.StateDropped {
+		t.Errorf("killed server neither retried nor dropped: %+v", s)
+	}
+	if _, err := os.Stat(out + ".part"); !os.IsNotExist(err) {
+		t.Errorf(".part left behind: %v", err)
+	}
+	t.Logf("servers: %+v", r.Servers)
+}
+
+func TestAllKilledThenResume(t *testing.T) {
+	blobs := t.TempDir()
+	data, u := writeRandom(t, blobs, "big.bin", 128<<20)
+	var servers []*rtpdtest.Server
+	for range 2 {
+		port := rtpdtest.FreePort(t)
+		servers = append(servers, rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", fmt.Sprintf("tcp!127.0.0.1!%d", port)))
+	}
+	url := addServers(u, servers...)
+	out := filepath.Join(t.TempDir(), "big.bin")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, "--json", "--stall", "1s", "-o", out, url)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if fi, err := os.Stat(out + ".part"); err == nil && fi.Size() > int64(len(data)/4) {
+			break
+		}
+	}
+	for _, s := range servers {
+		s.Kill()
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("all servers killed: exit %d (%v), want 1\n%s", code, err, stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("final name exists after a failed download: %v", err)
+	}
+	var first swarm.Result
+	if err := json.Unmarshal(stdout.Bytes(), &first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(out + ".part.state"); err != nil {
+		t.Fatalf("no resume state: %v", err)
+	}
+
+	for _, s := range servers {
+		s.Restart()
+	}
+	r, stderrText, code := summary(t, "-o", out, url)
+	if code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", code, stderrText)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("resumed output differs (%d bytes, %v)", len(got), err)
+	}
+	var dup int64
+	for _, s := range r.Servers {
+		dup += s.Dup
+	}
+	missing := int64(len(data)) - r.Kept
+	t.Logf("first run received %d bytes; rerun kept %d, received %d (%d endgame copies), %d were missing",
+		first.Fetched, r.Kept, r.Fetched, dup, missing)
+	if r.Kept == 0 {
+		t.Error("the rerun kept nothing")
+	}
+	if r.Fetched < missing || r.Fetched > missing+dup {
+		t.Errorf("rerun received %d bytes for %d missing (+%d endgame copies)", r.Fetched, missing, dup)
+	}
+}

@@ -1,0 +1,172 @@
+// Package rtpdtest builds the real rtpd and rtpget binaries once per test
+// binary and runs rtpd processes on loopback for end-to-end tests.
+//
+//	func TestMain(m *testing.M) { os.Exit(rtpdtest.Main(m)) }
+//
+//	srv := rtpdtest.Start(t, dir, "--listen", "tcp!127.0.0.1!0")
+//	out, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-o", name, url)
+package rtpdtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Paths of the built binaries, set by Main.
+var (
+	RTPD   string
+	RTPGet string
+)
+
+// Main builds the binaries into a temporary folder, runs the tests, and
+// removes the folder.
+func Main(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "rtpdtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/rtp-project/rtp/cmd/rtpd", "github.com/rtp-project/rtp/cmd/rtpget").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building rtpd and rtpget: %v\n%s", err, out)
+		return 1
+	}
+	RTPD, RTPGet = filepath.Join(dir, "rtpd"), filepath.Join(dir, "rtpget")
+	return m.Run()
+}
+
+// Server is a running rtpd process.
+type Server struct {
+	t     *testing.T
+	args  []string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	mu    sync.Mutex
+	log   bytes.Buffer
+	Dials []string // what it listens on, e.g. tcp!127.0.0.1!41234
+}
+
+var listening = regexp.MustCompile(`listening on .* dial=(\S+)`)
+
+// Start runs `rtpd serve ARGS... DIR` and waits until it listens on every
+// --listen it was given. The process is killed when the test ends.
+func Start(t *testing.T, dir string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, args: append(append([]string{"serve"}, args...), dir)}
+	s.start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	want := strings.Count(strings.Join(s.args, " "), "--listen")
+	if want == 0 {
+		want = 1
+	}
+	s.cmd = exec.Command(RTPD, s.args...)
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	found := make(chan string, want)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.log.WriteString(line + "\n")
+			s.mu.Unlock()
+			if m := listening.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { s.cmd.Wait(); close(s.done) }()
+	s.Dials = nil
+	timeout := time.After(60 * time.Second)
+	for len(s.Dials) < want {
+		select {
+		case d := <-found:
+			s.Dials = append(s.Dials, d)
+		case <-s.done:
+			s.t.Fatalf("rtpd exited before listening:\n%s", s.Log())
+		case <-timeout:
+			s.Kill()
+			s.t.Fatalf("rtpd did not listen within 60 s:\n%s", s.Log())
+		}
+	}
+}
+
+// Restart starts the process again with the same arguments, after a Kill.
+// Ports given as 0 are chosen anew; pass fixed ports to keep URLs valid.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	s.start()
+}
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+// Log returns what rtpd wrote to stderr so far.
+func (s *Server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// Alive reports whether the process is still running.
+func (s *Server) Alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Pid returns the process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Run runs a command with a 2-minute limit and returns its stdout, stderr
+// and exit code.
+func Run(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return o.String(), e.String(), code
+}
+
