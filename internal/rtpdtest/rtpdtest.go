@@ -169,4 +169,3 @@ func Run(t *testing.T, bin string, args ...string) (stdout, stderr string, code 
 	}
 	return o.String(), e.String(), code
 }
-
