@@ -145,6 +145,7 @@ func (d *Download) repair(ctx context.Context, first urn.Sums) error {
 			}
 			d.plan.blocks[i].by = choice[i]
 		}
+		d.repaired = len(differ)
 		d.log.Warn("repaired", "blocks", len(differ), "banned", d.bannedNames())
 		return nil
 	}

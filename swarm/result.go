@@ -71,7 +71,7 @@ func (d *Download) serverResults() []ServerResult {
 }
 
 func (d *Download) result() *Result {
-	r := &Result{Length: d.length, Kept: d.kept, Elapsed: time.Since(d.start)}
+	r := &Result{Length: d.length, Kept: d.kept, Elapsed: time.Since(d.start), Repaired: d.repaired}
 	r.Seconds = r.Elapsed.Seconds()
 	r.Servers = d.serverResults()
 	for _, s := range r.Servers {

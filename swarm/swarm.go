@@ -97,6 +97,7 @@ type Download struct {
 	length int64
 
 	repairSessions map[int]*repairSession // used by repair only
+	repaired       int
 }
 
 // New prepares a download of cfg.URL.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/server"
+	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/urn"
+)
+
+// liar serves a real store but flips a byte in every third 256 KiB chunk it
+// reads.
+type liar struct{ store.Opener }
+
+func (l liar) Open(ctx context.Context, h urn.Hash) (store.Blob, error) {
+	b, err := l.Opener.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return lyingBlob{b}, nil
+}
+
+type lyingBlob struct{ store.Blob }
+
+func (b lyingBlob) ReadAt(p []byte, off int64) (int, error) {
+	n, err := b.Blob.ReadAt(p, off)
+	if n > 0 && (off/(256<<10))%3 == 1 {
+		p[n/2] ^= 0x55
+	}
+	return n, err
+}
+
+// startLiar serves dir from this process on loopback TCP.
+func startLiar(t *testing.T, dir string) rtpurl.Dial {
+	t.Helper()
+	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disk.Close() })
+	if _, err := disk.Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{Store: liar{disk}})
+	l, err := srv.Listen(rtpurl.Dial{Proto: "tcp", Host: "127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.ServeListener(ctx, l); close(done) }()
+	t.Cleanup(func() {
+		c, cc := context.WithCancel(context.Background())
+		cc()
+		srv.Shutdown(c)
+		cancel()
+		<-done
+	})
+	return l.Dial
+}
+
+func TestLiarBanned(t *testing.T) {
+	blobs := t.TempDir()
+	data, u := writeRandom(t, blobs, "f.bin", 64<<20)
+	honest1 := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "i.db"), "--listen", "tcp!127.0.0.1!0")
+	honest2 := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "i.db"), "--listen", "quic!127.0.0.1!0")
+	lie := startLiar(t, blobs)
+	// The liar first, so it gets its share.
+	u.Servers = []rtpurl.Dial{lie}
+	url := addServers(u, honest1, honest2)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r, stderr, code := summary(t, "-o", out, url)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("output differs (%d bytes, %v)", len(got), err)
+	}
+	if len(r.Servers) != 3 || !r.Servers[0].Banned || r.Servers[0].Server != lie.String() {
+		t.Errorf("liar not banned: %+v", r.Servers)
+	}
+	for _, s := range r.Servers[1:] {
+		if s.Banned {
+			t.Errorf("honest server banned: %+v", s)
+		}
+	}
+	if r.Repaired == 0 {
+		t.Error("no block repaired")
+	}
+	if r.Servers[0].Bytes == 0 {
+		t.Error("the liar sent nothing, so the test proved nothing")
+	}
+	t.Logf("summary: %+v, %d blocks repaired", r.Servers, r.Repaired)
+}
