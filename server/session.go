@@ -252,21 +252,26 @@ var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed si
 // serveRead sends n bytes of b at off. The first chunk is read before the
 // header is written, so a file found changed gets a clean ERROR; a change
 // found later ends the session, because the header has promised bytes that
-// can no longer be sent.
+// can no longer be sent. The whole READ runs under the session's write lock,
+// so READs queued behind it hold a goroutine but no buffer.
 func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) {
+	// Take a chunk only once this READ may write: READs queued behind a
+	// peer that doesn't read hold no buffer.
+	ss.wmu.Lock()
+	if ss.werr != nil {
+		ss.wmu.Unlock()
+		return
+	}
 	bufp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bufp)
 	buf := *bufp
 	c := min(n, chunkSize)
 	if err := readFull(b, buf[:c], off); err != nil {
+		ss.wmu.Unlock()
 		ss.readFailed(tok, err)
 		return
 	}
-	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
-	if ss.werr != nil {
-		return
-	}
 	hdr := wire.AppendResponseHeader(make([]byte, 0, wire.ResponseHeaderLen), wire.ResponseHeader{Token: tok, Len: uint64(n)})
 	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
 	if ss.bw.Buffered() > 0 {
