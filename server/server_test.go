@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -283,5 +284,35 @@ func TestSessionLimit(t *testing.T) {
 			t.Fatalf("no session after one closed: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestFailedOpensForgottenOldestFirst(t *testing.T) {
+	f := newFixture(t, server.Config{MaxOpenTokens: 10}, map[string][]byte{"a": []byte("a")})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := client.Dial(ctx, f.dials["tcp"], f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var opens []*client.Call
+	for i := range 15 {
+		opens = append(opens, s.StartOpen(fmt.Sprintf("urn:sha256:%064x", i)))
+	}
+	for _, c := range opens {
+		if err := c.Wait(ctx); !errors.Is(err, wire.ErrNotFound) {
+			t.Fatalf("OPEN: %v, want not found", err)
+		}
+	}
+	for i, c := range opens {
+		_, err := s.ReadAt(ctx, c.Token, make([]byte, 1), 0)
+		want := error(wire.ErrNotFound)
+		if i < 5 {
+			want = wire.ErrUnknownToken
+		}
+		if !errors.Is(err, want) {
+			t.Errorf("READ on failed OPEN %d: %v, want %v", i, err, want)
+		}
 	}
 }

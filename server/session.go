@@ -32,6 +32,7 @@ type session struct {
 
 	tokens map[wire.Token]*opened // successful OPENs
 	failed map[wire.Token]error   // failed OPENs, so pipelined READs get their error
+	order  []wire.Token           // failed tokens, oldest first
 	blobs  map[urn.Hash]*sharedBlob
 
 	inflight chan struct{}
@@ -212,10 +213,21 @@ func (ss *session) open(ctx context.Context, req wire.Request) {
 // it. The memory is bounded like the open tokens; past it, the oldest
 // failure is forgotten and its READs get "unknown open token".
 func (ss *session) fail(tok wire.Token, e *wire.Error) {
-	if len(ss.failed) >= ss.srv.cfg.MaxOpenTokens {
-		for k := range ss.failed {
-			delete(ss.failed, k)
-			break
+	if _, ok := ss.failed[tok]; !ok {
+		for len(ss.failed) >= ss.srv.cfg.MaxOpenTokens && len(ss.order) > 0 {
+			delete(ss.failed, ss.order[0])
+			ss.order = ss.order[1:]
+		}
+		ss.order = append(ss.order, tok)
+		if len(ss.order) > 2*ss.srv.cfg.MaxOpenTokens {
+			// Drop tokens OPENed again since they failed.
+			live := ss.order[:0]
+			for _, t := range ss.order {
+				if _, ok := ss.failed[t]; ok {
+					live = append(live, t)
+				}
+			}
+			ss.order = live
 		}
 	}
 	ss.failed[tok] = e
