@@ -28,12 +28,13 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 type session struct {
 	srv  *Server
 	conn Conn
+	tcp  *net.TCPConn // conn, when it is plain TCP and sendfile works here
 	br   *bufio.Reader
 
-	tokens map[wire.Token]*opened // successful OPENs
-	failed map[wire.Token]error   // failed OPENs, so pipelined READs get their error
-	order  []wire.Token           // failed tokens, oldest first
-	blobs  map[urn.Hash]*sharedBlob
+	tokens map[wire.Token]*opened  // successful OPENs
+	failed map[wire.Token]error    // failed OPENs, so pipelined READs get their error
+	order  []wire.Token            // failed tokens, oldest first
+	blobs  map[urn.Hash]store.Blob // tokens naming the same hash share a descriptor
 
 	inflight chan struct{}
 	reads    sync.WaitGroup
@@ -47,13 +48,7 @@ type session struct {
 }
 
 type opened struct {
-	blob *sharedBlob
-}
-
-// sharedBlob lets the tokens of one session that name the same hash share a
-// file descriptor.
-type sharedBlob struct {
-	store.Blob
+	blob store.Blob
 }
 
 func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
@@ -64,9 +59,12 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
 		bw:       bufio.NewWriterSize(c, 16<<10),
 		tokens:   make(map[wire.Token]*opened),
 		failed:   make(map[wire.Token]error),
-		blobs:    make(map[urn.Hash]*sharedBlob),
+		blobs:    make(map[urn.Hash]store.Blob),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
 		stopped:  make(chan struct{}),
+	}
+	if tc, ok := c.(*net.TCPConn); ok && canSendFile {
+		ss.tcp = tc
 	}
 	s.mu.Lock()
 	if s.closing {
@@ -202,7 +200,7 @@ func (ss *session) open(ctx context.Context, req wire.Request) {
 			}
 			return
 		}
-		b = &sharedBlob{blob}
+		b = blob
 		ss.blobs[h] = b
 	}
 	ss.tokens[req.Token] = &opened{blob: b}
@@ -267,47 +265,67 @@ var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed si
 // can no longer be sent. The whole READ runs under the session's write lock,
 // so READs queued behind it hold a goroutine but no buffer.
 func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) {
-	// Take a chunk only once this READ may write: READs queued behind a
-	// peer that doesn't read hold no buffer.
 	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
 	if ss.werr != nil {
-		ss.wmu.Unlock()
 		return
 	}
+	fb, ok := b.(store.FileBlob)
+	if ss.tcp != nil && ok && n >= 2 {
+		if err := fb.Check(); err != nil {
+			ss.readFailedLocked(tok, err)
+			return
+		}
+		if ss.writeHeaderLocked(tok, n); ss.werr == nil {
+			ss.werr = sendFile(ss.tcp, fb, off, n)
+		}
+	} else {
+		ss.copyLocked(tok, b, off, n)
+	}
+	if ss.werr != nil {
+		ss.conn.Close()
+	}
+}
+
+// copyLocked sends a READ's payload through a buffer, one chunk at a time:
+// for TLS and QUIC, which encrypt in user space anyway.
+func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) {
 	bufp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bufp)
 	buf := *bufp
 	c := min(n, chunkSize)
 	if err := readFull(b, buf[:c], off); err != nil {
-		ss.wmu.Unlock()
-		ss.readFailed(tok, err)
+		ss.readFailedLocked(tok, err)
 		return
 	}
-	defer ss.wmu.Unlock()
-	hdr := wire.AppendResponseHeader(make([]byte, 0, wire.ResponseHeaderLen), wire.ResponseHeader{Token: tok, Len: uint64(n)})
+	ss.writeHeaderLocked(tok, n)
+	for ss.werr == nil {
+		_, ss.werr = ss.conn.Write(buf[:c])
+		off, n = off+c, n-c
+		if n == 0 || ss.werr != nil {
+			return
+		}
+		c = min(n, chunkSize)
+		if err := readFull(b, buf[:c], off); err != nil {
+			ss.srv.log.Warn("read failed mid-response; ending session", "err", err)
+			ss.werr = err
+			return
+		}
+		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+	}
+}
+
+// writeHeaderLocked writes whatever small responses are buffered and the
+// header of an n-byte READ payload.
+func (ss *session) writeHeaderLocked(tok wire.Token, n int64) {
+	var b [wire.ResponseHeaderLen]byte
+	hdr := wire.AppendResponseHeader(b[:0], wire.ResponseHeader{Token: tok, Len: uint64(n)})
 	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
 	if ss.bw.Buffered() > 0 {
 		ss.bw.Write(hdr)
 		ss.werr = ss.bw.Flush()
 	} else {
 		_, ss.werr = ss.conn.Write(hdr)
-	}
-	for ss.werr == nil {
-		_, ss.werr = ss.conn.Write(buf[:c])
-		off, n = off+c, n-c
-		if n == 0 || ss.werr != nil {
-			break
-		}
-		c = min(n, chunkSize)
-		if err := readFull(b, buf[:c], off); err != nil {
-			ss.srv.log.Warn("read failed mid-response; ending session", "err", err)
-			ss.werr = err
-			break
-		}
-		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-	}
-	if ss.werr != nil {
-		ss.conn.Close()
 	}
 }
 
@@ -322,20 +340,25 @@ func readFull(b store.Blob, p []byte, off int64) error {
 	return err
 }
 
-func (ss *session) readFailed(tok wire.Token, err error) {
-	if errors.Is(err, store.ErrChanged) || errors.Is(err, io.ErrUnexpectedEOF) {
-		ss.respondErr(tok, errChangedWire)
-	} else {
+// readFailedLocked answers a READ whose first bytes could not be read.
+func (ss *session) readFailedLocked(tok wire.Token, err error) {
+	e := errChangedWire
+	if !errors.Is(err, store.ErrChanged) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		ss.srv.log.Warn("read failed", "err", err)
-		ss.respondErr(tok, &wire.Error{Kind: wire.KindError, Text: "read failed"})
+		e = &wire.Error{Kind: wire.KindError, Text: "read failed"}
 	}
-	ss.flushSmall()
+	ss.respondLocked(tok, true, []byte(e.Error()))
+	ss.flushLocked()
 }
 
 // respond queues a small response; run flushes it when no request waits.
 func (ss *session) respond(tok wire.Token, isErr bool, payload []byte) {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	ss.respondLocked(tok, isErr, payload)
+}
+
+func (ss *session) respondLocked(tok wire.Token, isErr bool, payload []byte) {
 	if ss.werr != nil {
 		return
 	}
@@ -358,6 +381,10 @@ func (ss *session) respondErr(tok wire.Token, e error) {
 func (ss *session) flushSmall() {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	ss.flushLocked()
+}
+
+func (ss *session) flushLocked() {
 	if ss.werr != nil || ss.bw.Buffered() == 0 {
 		return
 	}

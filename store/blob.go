@@ -19,13 +19,17 @@ func (b *fileBlob) Close() error { return b.f.Close() }
 // byte is always followed by a check that sees the new times.
 func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
 	n, err := b.f.ReadAt(p, off)
-	if cerr := b.check(); cerr != nil {
+	if cerr := b.Check(); cerr != nil {
 		return 0, cerr
 	}
 	return n, err
 }
 
-func (b *fileBlob) check() error {
+// File returns the open file; see FileBlob.
+func (b *fileBlob) File() *os.File { return b.f }
+
+// Check fails with ErrChanged if the file is no longer what was hashed.
+func (b *fileBlob) Check() error {
 	fi, err := b.f.Stat()
 	if err != nil {
 		return err

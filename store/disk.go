@@ -157,7 +157,7 @@ func (d *Disk) Open(ctx context.Context, h urn.Hash) (Blob, error) {
 			continue
 		}
 		b := &fileBlob{f: f, want: e.stat}
-		if err := b.check(); err != nil {
+		if err := b.Check(); err != nil {
 			f.Close()
 			d.Rescan()
 			continue

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/rtp-project/rtp/urn"
 )
@@ -12,6 +13,17 @@ type Blob interface {
 	io.ReaderAt
 	Size() int64
 	Close() error
+}
+
+// FileBlob is a Blob backed by an open file, for senders that copy in the
+// kernel (sendfile). Such a sender bypasses ReadAt's check, so it must call
+// Check after the kernel has read the bytes and before it completes the
+// response: Check fails with ErrChanged once the file differs from what was
+// hashed.
+type FileBlob interface {
+	Blob
+	File() *os.File
+	Check() error
 }
 
 // Opener opens a blob by hash. A hash it does not hold wraps fs.ErrNotExist.
@@ -44,4 +56,7 @@ func (e Entry) Hashes() []urn.Hash {
 	return []urn.Hash{urn.New(urn.BLAKE3, e.BLAKE3), urn.New(urn.SHA256, e.SHA256)}
 }
 
-var _ Store = (*Disk)(nil)
+var (
+	_ Store    = (*Disk)(nil)
+	_ FileBlob = (*fileBlob)(nil)
+)

@@ -13,7 +13,10 @@
 //
 // -dir keeps the file and rtpd's index between runs, sparing the hashing.
 // -source file makes the bare server pread the file as rtpd does, which
-// separates the cost of reading the file from that of the protocol.
+// separates the cost of reading the file from that of the protocol; -source
+// bigmem sends -size distinct bytes from memory (no file), which, unlike the
+// default cache-hot 256 KiB buffer, makes the copy read memory as a file of
+// that size must.
 package main
 
 import (
@@ -50,7 +53,7 @@ var (
 	flagDir        = flag.String("dir", "", "folder for the file and rtpd's index, kept between runs (default: a temporary folder)")
 	flagWindow     = flag.Int("window", 16, "READs in flight")
 	flagRead       = flag.Int64("read", 1<<20, "bytes per READ")
-	flagSource     = flag.String("source", "mem", "what the bare server sends: mem (a buffer), file (pread, as rtpd) or sendfile (tcp only)")
+	flagSource     = flag.String("source", "mem", "what the bare server sends: mem (one 256 KiB buffer again and again), bigmem (-size distinct bytes in memory), file (pread, as rtpd) or sendfile (tcp only)")
 	flagRTPD       = flag.String("rtpd", "", "rtpd binary (default: go build ./cmd/rtpd)")
 	flagVerbose    = flag.Bool("v", false, "copy the servers' logs to stderr")
 	flagBareServer = flag.Bool("bare-server", false, "internal: serve as the bare server, as the benchmark starts itself")

@@ -87,14 +87,19 @@ func measureRTP(ctx context.Context, d rtpurl.Dial, uri string, size int64) (flo
 // newSender returns what the bare server does on each connection: write
 // size bytes from source, at most the file's, in 256 KiB writes.
 func newSender(source, path string) (func(w io.Writer, size int64) error, error) {
-	if source != "mem" && source != "file" && source != "sendfile" {
+	if source != "mem" && source != "bigmem" && source != "file" && source != "sendfile" {
 		return nil, fmt.Errorf("unknown -source %q", source)
 	}
 	mem := make([]byte, chunk)
+	if source == "bigmem" {
+		// Distinct bytes for the whole size, as a file has: the copy reads
+		// them from memory rather than from a cache-hot 256 KiB buffer.
+		mem = make([]byte, *flagSize)
+	}
 	rand.NewChaCha8([32]byte{}).Read(mem)
 	return func(w io.Writer, size int64) error {
 		var f *os.File
-		if source != "mem" {
+		if source == "file" || source == "sendfile" {
 			var err error
 			if f, err = os.Open(path); err != nil {
 				return err
@@ -109,7 +114,9 @@ func newSender(source, path string) (func(w io.Writer, size int64) error, error)
 		var err error
 		for off := int64(0); off < size && err == nil; off += chunk {
 			p := buf[:min(size-off, chunk)]
-			if f == nil {
+			if f == nil && source == "bigmem" {
+				p = mem[off : off+int64(len(p))]
+			} else if f == nil {
 				p = mem[:len(p)]
 			} else if _, err = f.ReadAt(p, off); err != nil {
 				break
