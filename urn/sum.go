@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"lukechampine.com/blake3"
 )
@@ -54,10 +55,18 @@ func HashReader(r io.Reader, progress func(int)) (Sums, error) {
 	return hashPipelined(r, first, progress)
 }
 
+// chunk is a buffer shared by the two hashers; the second to finish with it
+// returns it to the pool.
 type chunk struct {
 	buf  *[]byte
 	n    int
-	done *sync.WaitGroup
+	refs *atomic.Int32
+}
+
+func (c chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		chunkPool.Put(c.buf)
+	}
 }
 
 func hashPipelined(r io.Reader, first *[]byte, progress func(int)) (Sums, error) {
@@ -71,7 +80,7 @@ func hashPipelined(r io.Reader, first *[]byte, progress func(int)) (Sums, error)
 		h := sha256.New()
 		for c := range toSHA {
 			h.Write((*c.buf)[:c.n])
-			c.done.Done()
+			c.release()
 		}
 		h.Sum(sums.SHA256[:0])
 	}()
@@ -80,18 +89,15 @@ func hashPipelined(r io.Reader, first *[]byte, progress func(int)) (Sums, error)
 		h := blake3.New(32, nil)
 		for c := range toB3 {
 			h.Write((*c.buf)[:c.n])
-			c.done.Done()
+			c.release()
 		}
 		h.Sum(sums.BLAKE3[:0])
 	}()
-	// A buffer goes back to the pool when both hashers are done with it.
 	send := func(buf *[]byte, n int) {
-		done := new(sync.WaitGroup)
-		done.Add(2)
-		c := chunk{buf, n, done}
+		c := chunk{buf, n, new(atomic.Int32)}
+		c.refs.Store(2)
 		toSHA <- c
 		toB3 <- c
-		go func() { done.Wait(); chunkPool.Put(buf) }()
 		sums.N += int64(n)
 		if progress != nil {
 			progress(n)
