@@ -133,6 +133,21 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
+// Signal sends sig to the process.
+func (s *Server) Signal(sig os.Signal) { s.cmd.Process.Signal(sig) }
+
+// Wait waits up to 30 s for the process to exit and returns its exit code,
+// or -1 if it had to be killed.
+func (s *Server) Wait() int {
+	select {
+	case <-s.done:
+		return s.cmd.ProcessState.ExitCode()
+	case <-time.After(30 * time.Second):
+		s.Kill()
+		return -1
+	}
+}
+
 // Log returns what rtpd wrote to stderr so far.
 func (s *Server) Log() string {
 	s.mu.Lock()
