@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"io/fs"
 
@@ -12,16 +13,20 @@ var (
 	ErrProtocol = errors.New("rtp: protocol violation by server")
 	// ErrClosed means the session is closed.
 	ErrClosed = errors.New("rtp: session closed")
+	// ErrNotPinned means a server's certificate is not one of Options.Pins.
+	ErrNotPinned = errors.New("tls: certificate not pinned")
 )
 
 // IsPermanent reports whether err means the server will not give these bytes
 // however often it is asked: not found, unsupported scheme, a malformed urn,
-// or a protocol violation. Anything else (timeouts, resets, a changed file
+// a protocol violation, or a certificate that does not verify. Anything else (timeouts, resets, a changed file
 // the server is rehashing) may succeed on a retry.
 func IsPermanent(err error) bool {
 	var we *wire.Error
 	if errors.As(err, &we) {
 		return we.Kind == wire.KindNotFound || we.Kind == wire.KindUnsupportedScheme || errors.Is(we, wire.ErrMalformedURN)
 	}
-	return errors.Is(err, ErrProtocol) || errors.Is(err, fs.ErrNotExist)
+	var cv *tls.CertificateVerificationError
+	return errors.Is(err, ErrProtocol) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, ErrNotPinned) || errors.As(err, &cv)
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +28,7 @@ const (
 	flagJSON     = "json"
 	flagInsecure = "insecure"
 	flagCA       = "ca"
+	flagPin      = "pin"
 	flagStall    = "stall"
 	flagSessions = "sessions"
 	flagWindow   = "window"
@@ -57,6 +60,7 @@ func getApp() *cli.App {
 			&cli.IntFlag{Name: flagSessions, Value: 1, Usage: "sessions per server (QUIC streams or connections)", EnvVars: envVar(flagSessions)},
 			&cli.IntFlag{Name: flagWindow, Value: 8, Usage: "READs of 1 MiB in flight per session", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
+			&cli.StringSliceFlag{Name: flagPin, Usage: "accept a TLS/QUIC server certificate by its SHA-256 fingerprint (hex, as rtpd logs it) instead of a CA, repeatable", EnvVars: envVar(flagPin)},
 			&cli.StringFlag{Name: flagCA, Usage: "PEM file of CA certificates to trust for TLS and QUIC instead of the system roots", EnvVars: envVar(flagCA)},
 		},
 		Action: get,
@@ -124,7 +128,13 @@ func clientOptions(c *cli.Context) (*client.Options, error) {
 			return nil, cli.Exit(fmt.Sprintf("--%s: no certificates in %s", flagCA, ca), 2)
 		}
 	}
-	return &client.Options{TLS: conf}, nil
+	pins := c.StringSlice(flagPin)
+	for _, p := range pins {
+		if b, err := hex.DecodeString(p); err != nil || len(b) != sha256.Size {
+			return nil, cli.Exit(fmt.Sprintf("--%s %q: want 64 hex digits", flagPin, p), 2)
+		}
+	}
+	return &client.Options{TLS: conf, Pins: pins}, nil
 }
 
 // outputName picks -o, else the URL's dn (its base name only), else the hex

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -201,3 +202,34 @@ func TestAllKilledThenResume(t *testing.T) {
 		t.Errorf("rerun received %d bytes for %d missing (+%d endgame copies)", r.Fetched, missing, dup)
 	}
 }
+
+func TestPinnedCertificate(t *testing.T) {
+	blobs := t.TempDir()
+	data, u := writeRandom(t, blobs, "p.bin", 3<<20)
+	s := rtpdtest.Start(t, blobs, "--listen", "tls!127.0.0.1!0", "--listen", "quic!127.0.0.1!0")
+	fp := regexpFingerprint.FindStringSubmatch(s.Log())
+	if fp == nil {
+		t.Fatalf("no fingerprint in the log:\n%s", s.Log())
+	}
+	url := addServers(u, s)
+	out := filepath.Join(t.TempDir(), "p.bin")
+	// Without -k or a pin, the self-signed certificate is refused: exit 1.
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", out, url); code != 1 || !strings.Contains(stderr, "certificate") {
+		t.Errorf("unpinned: exit %d, %s", code, stderr)
+	}
+	wrong := strings.Repeat("ab", 32)
+	if _, _, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "--pin", wrong, "-o", out, url); code != 1 {
+		t.Errorf("wrong pin: exit %d, want 1", code)
+	}
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "--pin", fp[1], "-o", out, url); code != 0 {
+		t.Fatalf("pinned: exit %d, %s", code, stderr)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Error("output differs")
+	}
+	if _, _, code := rtpdtest.Run(t, rtpdtest.RTPGet, "--pin", "xyz", "-o", out, url); code != 2 {
+		t.Errorf("malformed pin: exit %d, want 2", code)
+	}
+}
+
+var regexpFingerprint = regexp.MustCompile(`tls certificate" sha256=([0-9a-f]{64})`)
