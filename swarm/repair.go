@@ -128,7 +128,7 @@ func (d *Download) repair(ctx context.Context, first urn.Sums) error {
 				return err
 			}
 		}
-		sums, err := urn.HashReader(&prefixReader{d: d}, nil)
+		sums, err := urn.HashReader(&prefixReader{d: d}, nil, d.kinds()...)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -171,7 +172,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 
 	sums := make(chan hashResult, 1)
 	go func() {
-		s, err := urn.HashReader(&prefixReader{d: d, stream: stream}, nil)
+		s, err := urn.HashReader(&prefixReader{d: d, stream: stream}, nil, d.kinds()...)
 		sums <- hashResult{s, err}
 	}()
 	var wg sync.WaitGroup
@@ -252,6 +253,17 @@ func (d *Download) wait(ctx context.Context, peersDone <-chan struct{}, save fun
 			return ctx.Err()
 		}
 	}
+}
+
+// kinds returns the hash kinds the URL names: only those are computed.
+func (d *Download) kinds() []urn.Kind {
+	var ks []urn.Kind
+	for _, h := range d.cfg.URL.Hashes {
+		if !slices.Contains(ks, h.Kind) {
+			ks = append(ks, h.Kind)
+		}
+	}
+	return ks
 }
 
 // verify checks the sums against every hash the URL gives.

@@ -2,6 +2,7 @@ package urn
 
 import (
 	"crypto/sha256"
+	"hash"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -33,11 +34,29 @@ func (s Sums) Of(k Kind) [Size]byte {
 	return s.SHA256
 }
 
-// HashReader reads r to its end once and returns its sha256 and blake3. When
-// the input is larger than one chunk, the two functions run on separate
-// goroutines over the same buffers, so one file keeps two cores busy.
-// progress, if not nil, is called with the byte count of every chunk read.
-func HashReader(r io.Reader, progress func(int)) (Sums, error) {
+func (s *Sums) of(k Kind) *[Size]byte {
+	if k == BLAKE3 {
+		return &s.BLAKE3
+	}
+	return &s.SHA256
+}
+
+func newHash(k Kind) hash.Hash {
+	if k == BLAKE3 {
+		return blake3.New(Size, nil)
+	}
+	return sha256.New()
+}
+
+// HashReader reads r to its end once and returns its digests of the given
+// kinds (both when none are given; the others stay zero). When the input is
+// larger than one chunk, each function runs on its own goroutine over the
+// same buffers, so one file keeps two cores busy. progress, if not nil, is
+// called with the byte count of every chunk read.
+func HashReader(r io.Reader, progress func(int), kinds ...Kind) (Sums, error) {
+	if len(kinds) == 0 {
+		kinds = Kinds
+	}
 	first := chunkPool.Get().(*[]byte)
 	n, err := io.ReadFull(r, *first)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -46,16 +65,22 @@ func HashReader(r io.Reader, progress func(int)) (Sums, error) {
 		if progress != nil {
 			progress(n)
 		}
-		return Sums{SHA256: sha256.Sum256((*first)[:n]), BLAKE3: blake3.Sum256((*first)[:n]), N: int64(n)}, nil
+		s := Sums{N: int64(n)}
+		for _, k := range kinds {
+			h := newHash(k)
+			h.Write((*first)[:n])
+			h.Sum(s.of(k)[:0])
+		}
+		return s, nil
 	}
 	if err != nil {
 		chunkPool.Put(first)
 		return Sums{}, err
 	}
-	return hashPipelined(r, first, progress)
+	return hashPipelined(r, first, progress, kinds)
 }
 
-// chunk is a buffer shared by the two hashers; the second to finish with it
+// chunk is a buffer shared by the hashers; the last to finish with it
 // returns it to the pool.
 type chunk struct {
 	buf  *[]byte
@@ -69,35 +94,29 @@ func (c chunk) release() {
 	}
 }
 
-func hashPipelined(r io.Reader, first *[]byte, progress func(int)) (Sums, error) {
-	toSHA := make(chan chunk, 4)
-	toB3 := make(chan chunk, 4)
+func hashPipelined(r io.Reader, first *[]byte, progress func(int), kinds []Kind) (Sums, error) {
 	var sums Sums
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		h := sha256.New()
-		for c := range toSHA {
-			h.Write((*c.buf)[:c.n])
-			c.release()
-		}
-		h.Sum(sums.SHA256[:0])
-	}()
-	go func() {
-		defer wg.Done()
-		h := blake3.New(32, nil)
-		for c := range toB3 {
-			h.Write((*c.buf)[:c.n])
-			c.release()
-		}
-		h.Sum(sums.BLAKE3[:0])
-	}()
+	chans := make([]chan chunk, len(kinds))
+	for i, k := range kinds {
+		chans[i] = make(chan chunk, 4)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := newHash(k)
+			for c := range chans[i] {
+				h.Write((*c.buf)[:c.n])
+				c.release()
+			}
+			h.Sum(sums.of(k)[:0])
+		}()
+	}
 	send := func(buf *[]byte, n int) {
 		c := chunk{buf, n, new(atomic.Int32)}
-		c.refs.Store(2)
-		toSHA <- c
-		toB3 <- c
+		c.refs.Store(int32(len(chans)))
+		for _, ch := range chans {
+			ch <- c
+		}
 		sums.N += int64(n)
 		if progress != nil {
 			progress(n)
@@ -122,8 +141,9 @@ func hashPipelined(r io.Reader, first *[]byte, progress func(int)) (Sums, error)
 			break
 		}
 	}
-	close(toSHA)
-	close(toB3)
+	for _, ch := range chans {
+		close(ch)
+	}
 	wg.Wait()
 	if err != nil {
 		return Sums{}, err

@@ -22,3 +22,15 @@ func TestHashReader(t *testing.T) {
 		}
 	}
 }
+
+func TestHashReaderKinds(t *testing.T) {
+	data := make([]byte, 3*chunkSize+1)
+	rand.Read(data)
+	s, err := HashReader(bytes.NewReader(data), nil, BLAKE3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.BLAKE3 != blake3.Sum256(data) || s.SHA256 != ([32]byte{}) {
+		t.Errorf("blake3 only: wrong sums")
+	}
+}
