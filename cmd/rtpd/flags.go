@@ -27,6 +27,7 @@ const (
 	flagLogLevel    = "log-level"
 	flagServer      = "server"
 	flagHashWorkers = "hash-workers"
+	flagHash        = "hash"
 )
 
 func envVar(flag string) []string {
