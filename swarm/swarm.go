@@ -168,7 +168,6 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 			d.log.Warn("saving resume state failed", "err", err)
 		}
 	}
-	defer save()
 
 	sums := make(chan hashResult, 1)
 	go func() {
@@ -191,10 +190,14 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	if err != nil {
 		d.plan.abort()
 		<-sums
+		save()
 		return d.result(), err
 	}
+	// Every block is in; from here the caller either renames the file or
+	// deletes it, so the resume state is saved only if something fails.
 	h := <-sums
 	if h.err != nil {
+		save()
 		return d.result(), h.err
 	}
 	if err := d.verify(h.sums); err != nil {
@@ -350,6 +353,7 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 	off, n := pl.span(i)
 	end := off + n
 	m, err := r.d.out.ReadAt(p[:min(int64(len(p)), end-r.pos)], r.pos)
+
 	if m > 0 && r.stream != nil {
 		if _, werr := r.stream.Write(p[:m]); werr != nil {
 			return m, werr
