@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtp-project/rtp/store"
@@ -39,9 +40,12 @@ type session struct {
 	inflight chan struct{}
 	reads    sync.WaitGroup
 
-	wmu  sync.Mutex
-	bw   *bufio.Writer // small responses; flushed before any payload
-	werr error         // first write error; the session is dead after it
+	wmu  sync.Mutex // held by whoever writes to conn
+	werr error      // first write error, under wmu; the session is dead after it
+	dead atomic.Bool
+
+	smu   sync.Mutex // guards small
+	small []byte     // small responses not yet written
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -56,7 +60,6 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
 		srv:      s,
 		conn:     c,
 		br:       bufio.NewReaderSize(c, 16<<10),
-		bw:       bufio.NewWriterSize(c, 16<<10),
 		tokens:   make(map[wire.Token]*opened),
 		failed:   make(map[wire.Token]error),
 		blobs:    make(map[urn.Hash]store.Blob),
@@ -85,18 +88,32 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
 	err := ss.run(ctx)
 	ss.reads.Wait()
 	ss.wmu.Lock()
-	if ss.werr == nil {
-		ss.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		ss.bw.Flush()
-	}
+	ss.flushLocked()
+	clean := ss.werr == nil
 	ss.wmu.Unlock()
-	c.Close()
+	if clean && !errors.Is(err, wire.ErrURITooLong) {
+		lingerClose(c)
+	} else {
+		c.Close()
+	}
 	for _, b := range ss.blobs {
 		b.Close()
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.log.Debug("session ended", "remote", remote, "err", err)
 	}
+}
+
+// lingerClose closes c without losing responses already written: closing a
+// TCP socket that holds unread requests sends a reset, which makes the peer
+// drop what it has not read yet. So it shuts the write side, discards input
+// until the peer closes or a second passes, then closes.
+func lingerClose(c Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	}
+	c.Close()
 }
 
 // stop makes the reader loop return at its next request boundary.
@@ -257,145 +274,8 @@ func (ss *session) read(req wire.Request) {
 	}()
 }
 
-var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed since it was hashed"}
-
 // serveRead sends n bytes of b at off. The first chunk is read before the
 // header is written, so a file found changed gets a clean ERROR; a change
 // found later ends the session, because the header has promised bytes that
 // can no longer be sent. The whole READ runs under the session's write lock,
 // so READs queued behind it hold a goroutine but no buffer.
-func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
-	if ss.werr != nil {
-		return
-	}
-	fb, ok := b.(store.FileBlob)
-	if ss.tcp != nil && ok && n >= 2 {
-		if err := fb.Check(); err != nil {
-			ss.readFailedLocked(tok, err)
-			return
-		}
-		if ss.writeHeaderLocked(tok, n); ss.werr == nil {
-			ss.werr = sendFile(ss.tcp, fb, off, n)
-		}
-	} else {
-		ss.copyLocked(tok, b, off, n)
-	}
-	if ss.werr != nil {
-		ss.conn.Close()
-	}
-}
-
-// copyLocked sends a READ's payload through a buffer, one chunk at a time:
-// for TLS and QUIC, which encrypt in user space anyway.
-func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) {
-	bufp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bufp)
-	buf := *bufp
-	c := min(n, chunkSize)
-	if err := readFull(b, buf[:c], off); err != nil {
-		ss.readFailedLocked(tok, err)
-		return
-	}
-	ss.writeHeaderLocked(tok, n)
-	for ss.werr == nil {
-		_, ss.werr = ss.conn.Write(buf[:c])
-		off, n = off+c, n-c
-		if n == 0 || ss.werr != nil {
-			return
-		}
-		c = min(n, chunkSize)
-		if err := readFull(b, buf[:c], off); err != nil {
-			ss.srv.log.Warn("read failed mid-response; ending session", "err", err)
-			ss.werr = err
-			return
-		}
-		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-	}
-}
-
-// writeHeaderLocked writes whatever small responses are buffered and the
-// header of an n-byte READ payload.
-func (ss *session) writeHeaderLocked(tok wire.Token, n int64) {
-	var b [wire.ResponseHeaderLen]byte
-	hdr := wire.AppendResponseHeader(b[:0], wire.ResponseHeader{Token: tok, Len: uint64(n)})
-	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-	if ss.bw.Buffered() > 0 {
-		ss.bw.Write(hdr)
-		ss.werr = ss.bw.Flush()
-	} else {
-		_, ss.werr = ss.conn.Write(hdr)
-	}
-}
-
-func readFull(b store.Blob, p []byte, off int64) error {
-	n, err := b.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// readFailedLocked answers a READ whose first bytes could not be read.
-func (ss *session) readFailedLocked(tok wire.Token, err error) {
-	e := errChangedWire
-	if !errors.Is(err, store.ErrChanged) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		ss.srv.log.Warn("read failed", "err", err)
-		e = &wire.Error{Kind: wire.KindError, Text: "read failed"}
-	}
-	ss.respondLocked(tok, true, []byte(e.Error()))
-	ss.flushLocked()
-}
-
-// respond queues a small response; run flushes it when no request waits.
-func (ss *session) respond(tok wire.Token, isErr bool, payload []byte) {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
-	ss.respondLocked(tok, isErr, payload)
-}
-
-func (ss *session) respondLocked(tok wire.Token, isErr bool, payload []byte) {
-	if ss.werr != nil {
-		return
-	}
-	var hdr [wire.ResponseHeaderLen]byte
-	h := wire.AppendResponseHeader(hdr[:0], wire.ResponseHeader{Token: tok, IsError: isErr, Len: uint64(len(payload))})
-	if ss.bw.Available() < len(h)+len(payload) {
-		// The write will reach the peer now.
-		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-	}
-	ss.bw.Write(h)
-	if _, ss.werr = ss.bw.Write(payload); ss.werr != nil {
-		ss.conn.Close()
-	}
-}
-
-func (ss *session) respondErr(tok wire.Token, e error) {
-	ss.respond(tok, true, []byte(e.Error()))
-}
-
-func (ss *session) flushSmall() {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
-	ss.flushLocked()
-}
-
-func (ss *session) flushLocked() {
-	if ss.werr != nil || ss.bw.Buffered() == 0 {
-		return
-	}
-	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-	if ss.werr = ss.bw.Flush(); ss.werr != nil {
-		ss.conn.Close()
-	}
-}
-
-func (ss *session) writeFailed() bool {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
-	return ss.werr != nil
-}

@@ -130,7 +130,9 @@ func TestGracefulShutdownFinishesInflightReads(t *testing.T) {
 	for i := range 16 {
 		calls = append(calls, sess.StartRead(tok, uint64(i)<<20, 1<<20, slow))
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Let rtpd read the requests: READs it has not read when the signal
+	// comes are not started, and are not answered.
+	time.Sleep(500 * time.Millisecond)
 	s.Signal(syscall.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	close(slow.open)

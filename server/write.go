@@ -1,0 +1,180 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/wire"
+)
+
+// The write side of a session. Whoever writes to the connection holds wmu,
+// for a whole response. Small responses (OPEN answers, errors, empty READs)
+// are queued under smu without waiting for wmu, so the reader goroutine
+// never waits behind a long READ; the next writer writes them first, and a
+// writer that leaves makes sure none are left behind.
+
+var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed since it was hashed"}
+
+// serveRead sends n bytes of b at off. Before the header is written the file
+// is checked (and, on the buffered path, its first chunk read), so a file
+// found changed gets a clean ERROR; a change found later ends the session,
+// because the header has promised bytes that can no longer be sent. The
+// whole READ runs under wmu, so READs queued behind it hold a goroutine but
+// no buffer.
+func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) {
+	ss.wmu.Lock()
+	defer ss.unlockWrite()
+	if ss.werr != nil {
+		return
+	}
+	fb, ok := b.(store.FileBlob)
+	if ss.tcp != nil && ok && n >= 2 {
+		if err := fb.Check(); err != nil {
+			ss.readFailedLocked(tok, err)
+			return
+		}
+		if ss.writeHeaderLocked(tok, n); ss.werr == nil {
+			ss.setErr(sendFile(ss.tcp, fb, off, n))
+		}
+	} else {
+		ss.copyLocked(tok, b, off, n)
+	}
+}
+
+// copyLocked sends a READ's payload through a buffer, one chunk at a time:
+// for TLS and QUIC, which encrypt in user space anyway.
+func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) {
+	bufp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bufp)
+	buf := *bufp
+	c := min(n, chunkSize)
+	if err := readFull(b, buf[:c], off); err != nil {
+		ss.readFailedLocked(tok, err)
+		return
+	}
+	ss.writeHeaderLocked(tok, n)
+	for ss.werr == nil {
+		_, err := ss.conn.Write(buf[:c])
+		if ss.setErr(err); err != nil {
+			return
+		}
+		off, n = off+c, n-c
+		if n == 0 {
+			return
+		}
+		c = min(n, chunkSize)
+		if err := readFull(b, buf[:c], off); err != nil {
+			ss.srv.log.Warn("read failed mid-response; ending session", "err", err)
+			ss.setErr(err)
+			return
+		}
+		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+	}
+}
+
+// writeHeaderLocked writes the queued small responses and the header of an
+// n-byte READ payload, in one write.
+func (ss *session) writeHeaderLocked(tok wire.Token, n int64) {
+	b := ss.takeSmall()
+	b = wire.AppendResponseHeader(b, wire.ResponseHeader{Token: tok, Len: uint64(n)})
+	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+	_, err := ss.conn.Write(b)
+	ss.setErr(err)
+}
+
+func readFull(b store.Blob, p []byte, off int64) error {
+	n, err := b.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readFailedLocked answers a READ whose first bytes could not be read.
+func (ss *session) readFailedLocked(tok wire.Token, err error) {
+	e := errChangedWire
+	if !errors.Is(err, store.ErrChanged) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		ss.srv.log.Warn("read failed", "err", err)
+		e = &wire.Error{Kind: wire.KindError, Text: "read failed"}
+	}
+	ss.queue(tok, true, []byte(e.Error()))
+}
+
+// respond queues a small response; run flushes when no request waits.
+func (ss *session) respond(tok wire.Token, isErr bool, payload []byte) {
+	ss.queue(tok, isErr, payload)
+}
+
+func (ss *session) respondErr(tok wire.Token, e error) {
+	ss.queue(tok, true, []byte(e.Error()))
+}
+
+func (ss *session) queue(tok wire.Token, isErr bool, payload []byte) {
+	ss.smu.Lock()
+	defer ss.smu.Unlock()
+	ss.small = wire.AppendResponseHeader(ss.small, wire.ResponseHeader{Token: tok, IsError: isErr, Len: uint64(len(payload))})
+	ss.small = append(ss.small, payload...)
+	if len(ss.small) > 1<<20 {
+		// A peer that sends requests but reads nothing: stop.
+		ss.dead.Store(true)
+		ss.conn.Close()
+	}
+}
+
+func (ss *session) takeSmall() []byte {
+	ss.smu.Lock()
+	defer ss.smu.Unlock()
+	b := ss.small
+	ss.small = nil
+	return b
+}
+
+func (ss *session) hasSmall() bool {
+	ss.smu.Lock()
+	defer ss.smu.Unlock()
+	return len(ss.small) > 0
+}
+
+// flushSmall writes the queued small responses unless a writer is busy, in
+// which case that writer does it as it leaves.
+func (ss *session) flushSmall() {
+	for ss.hasSmall() && ss.wmu.TryLock() {
+		ss.flushLocked()
+		ss.wmu.Unlock()
+	}
+}
+
+// unlockWrite ends a turn at writing: it writes what small responses are
+// queued, releases wmu, and writes any queued meanwhile.
+func (ss *session) unlockWrite() {
+	ss.flushLocked()
+	ss.wmu.Unlock()
+	ss.flushSmall()
+}
+
+func (ss *session) flushLocked() {
+	b := ss.takeSmall()
+	if ss.werr != nil || len(b) == 0 {
+		return
+	}
+	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+	_, err := ss.conn.Write(b)
+	ss.setErr(err)
+}
+
+// setErr records the first write error, under wmu, and ends the session.
+func (ss *session) setErr(err error) {
+	if err == nil || ss.werr != nil {
+		return
+	}
+	ss.werr = err
+	ss.dead.Store(true)
+	ss.conn.Close()
+}
+
+func (ss *session) writeFailed() bool { return ss.dead.Load() }
