@@ -29,6 +29,8 @@ type plan struct {
 	mu        sync.Mutex
 	blocks    []block
 	free      int // no block below this index is unowned and missing
+	low       int // the first block not done: where the in-order hash waits
+	hedge     time.Duration
 	doneCount int
 	doneBytes int64
 	aborted   bool
@@ -36,9 +38,9 @@ type plan struct {
 	cond      *sync.Cond    // the prefix hasher waits on it
 }
 
-func newPlan(size, bsize int64) *plan {
+func newPlan(size, bsize int64, hedge time.Duration) *plan {
 	n := int((size + bsize - 1) / bsize)
-	p := &plan{size: size, bsize: bsize, blocks: make([]block, n), changed: make(chan struct{})}
+	p := &plan{size: size, bsize: bsize, blocks: make([]block, n), changed: make(chan struct{}), hedge: hedge}
 	p.cond = sync.NewCond(&p.mu)
 	for i := range p.blocks {
 		p.blocks[i].by, p.blocks[i].owner = noPeer, noPeer
@@ -62,15 +64,32 @@ func (p *plan) markKept(i int) {
 		p.doneCount++
 		_, n := p.span(i)
 		p.doneBytes += n
+		p.advanceLow()
 	}
 }
 
-// assign gives peer a block to fetch: the lowest missing unowned block, or,
-// when none is left, a copy of the block another peer has held longest
-// (endgame). ok is false when there is nothing to do for peer now.
+// hedgeSpan is how many blocks from the first missing one are watched for
+// hedging.
+const hedgeSpan = 32
+
+// assign gives peer a block to fetch. First, a copy of a block near the
+// front of the file that another peer has held longer than the hedge time:
+// the in-order hash is waiting for it, and its peer may have stalled. Then
+// the lowest missing unowned block. When none is left, a copy of the block
+// another peer has held longest (endgame). ok is false when there is
+// nothing to do for peer now.
 func (p *plan) assign(peer int) (i int, dup bool, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.hedge > 0 {
+		for j := p.low; j < min(p.low+hedgeSpan, len(p.blocks)); j++ {
+			b := &p.blocks[j]
+			if !b.done && b.owner != noPeer && b.owner != peer && b.dups == 0 && time.Since(b.since) > p.hedge {
+				b.dups++
+				return j, true, true
+			}
+		}
+	}
 	for ; p.free < len(p.blocks); p.free++ {
 		b := &p.blocks[p.free]
 		if !b.done && b.owner == noPeer {
@@ -127,7 +146,15 @@ func (p *plan) finishLocked(i, peer int, dup bool) {
 	p.doneCount++
 	_, n := p.span(i)
 	p.doneBytes += n
+	p.advanceLow()
 	p.notify()
+}
+
+// advanceLow moves low past done blocks; the caller holds p.mu.
+func (p *plan) advanceLow() {
+	for p.low < len(p.blocks) && p.blocks[p.low].done {
+		p.low++
+	}
 }
 
 // notify wakes everyone waiting for a change; the caller holds p.mu.

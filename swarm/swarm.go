@@ -33,6 +33,11 @@ type Config struct {
 	// flight before it is closed and its blocks fetched elsewhere. Zero
 	// means 10 s.
 	Stall time.Duration
+	// Hedge: a block among the first few missing ones that a peer has held
+	// this long is also fetched from another peer, so one slow or stalled
+	// peer does not hold up the in-order hash until the stall timeout. Zero
+	// means 2 s; negative turns hedging off.
+	Hedge time.Duration
 	// Retries is how many failed sessions in a row drop a server. Zero
 	// means 4.
 	Retries int
@@ -62,6 +67,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Backoff <= 0 {
 		c.Backoff = 500 * time.Millisecond
+	}
+	if c.Hedge == 0 {
+		c.Hedge = 2 * time.Second
 	}
 	if c.SaveEvery <= 0 {
 		c.SaveEvery = 2 * time.Second
@@ -147,7 +155,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		d.log.Info("length probed", "bytes", length)
 	}
 	d.length = length
-	d.plan = newPlan(length, d.cfg.BlockSize)
+	d.plan = newPlan(length, d.cfg.BlockSize, d.cfg.Hedge)
 	if st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize {
 		for i, ok := range st.blocks(len(d.plan.blocks)) {
 			if ok {
