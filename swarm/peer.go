@@ -161,7 +161,7 @@ func (p *peer) session(ctx context.Context) error {
 	defer stall.Stop()
 	for {
 		for len(inflight) < d.cfg.Window {
-			i, dup, ok := d.plan.assign(p.idx)
+			i, dup, ok := d.plan.assign(p.idx, &lastByte)
 			if !ok {
 				break
 			}

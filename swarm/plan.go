@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,12 +14,13 @@ const (
 
 // block is one fixed-size piece of the resource.
 type block struct {
-	mu    sync.Mutex // held while bytes are written into the block
-	done  bool       // set under mu and plan.mu
-	by    int        // the peer whose bytes are in the file, once done
-	owner int        // the peer fetching it as primary, or noPeer
-	dups  int        // endgame copies in flight
-	since time.Time  // when owner took it
+	mu    sync.Mutex    // held while bytes are written into the block
+	done  bool          // set under mu and plan.mu
+	by    int           // the peer whose bytes are in the file, once done
+	owner int           // the peer fetching it as primary, or noPeer
+	dups  int           // endgame copies in flight
+	since time.Time     // when owner took it
+	last  *atomic.Int64 // when the owner's session last received a byte (unix ns)
 }
 
 // plan hands out blocks and tracks which are done. Lock order: block.mu,
@@ -72,19 +74,22 @@ func (p *plan) markKept(i int) {
 // hedging.
 const hedgeSpan = 32
 
-// assign gives peer a block to fetch. First, a copy of a block near the
-// front of the file that another peer has held longer than the hedge time:
-// the in-order hash is waiting for it, and its peer may have stalled. Then
-// the lowest missing unowned block. When none is left, a copy of the block
-// another peer has held longest (endgame). ok is false when there is
+// assign gives peer a block to fetch for a session whose last received
+// byte is recorded in last. First, a copy of a block near the front of the
+// file whose owner's session has received nothing for the hedge time: the
+// in-order hash is waiting for that block, and its peer may have stalled.
+// Then the lowest missing unowned block. When none is left, a copy of the
+// block another peer has held longest (endgame). ok is false when there is
 // nothing to do for peer now.
-func (p *plan) assign(peer int) (i int, dup bool, ok bool) {
+func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.hedge > 0 {
+		now := time.Now()
 		for j := p.low; j < min(p.low+hedgeSpan, len(p.blocks)); j++ {
 			b := &p.blocks[j]
-			if !b.done && b.owner != noPeer && b.owner != peer && b.dups == 0 && time.Since(b.since) > p.hedge {
+			if !b.done && b.owner != noPeer && b.owner != peer && b.dups == 0 &&
+				now.Sub(b.since) > p.hedge && b.last != nil && now.Sub(time.Unix(0, b.last.Load())) > p.hedge {
 				b.dups++
 				return j, true, true
 			}
@@ -93,7 +98,7 @@ func (p *plan) assign(peer int) (i int, dup bool, ok bool) {
 	for ; p.free < len(p.blocks); p.free++ {
 		b := &p.blocks[p.free]
 		if !b.done && b.owner == noPeer {
-			b.owner, b.since = peer, time.Now()
+			b.owner, b.since, b.last = peer, time.Now(), last
 			return p.free, false, true
 		}
 	}
