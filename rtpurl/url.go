@@ -30,7 +30,7 @@ type URL struct {
 func Parse(s string) (*URL, error) {
 	rest, ok := strings.CutPrefix(s, "rtp:")
 	if !ok {
-		return nil, fmt.Errorf("%w: does not start with rtp:", ErrBadURL)
+		return nil, fmt.Errorf("%w: it does not start with rtp:?", ErrBadURL)
 	}
 	rest = strings.TrimPrefix(rest, "?")
 	q, err := url.ParseQuery(rest)

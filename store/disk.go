@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/rtp-project/rtp/urn"
 )
@@ -83,7 +84,7 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("index %s: keep the index in a folder of its own, not at the top of the served folder", index)
 	}
 	db, err := bbolt.Open(index, 0o644, &bbolt.Options{Timeout: time.Second})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, index)
 	}
 	if err != nil {
