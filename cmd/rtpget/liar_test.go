@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rtp-project/rtp/internal/rtpdtest"
@@ -14,23 +15,29 @@ import (
 	"github.com/rtp-project/rtp/urn"
 )
 
-// liar serves a real store but flips a byte in every third 256 KiB chunk it
-// reads.
-type liar struct{ store.Opener }
+// liar serves a real store but flips a byte in two of every three chunks it
+// reads (256 KiB each), starting with its first, so its lies reach the file.
+type liar struct {
+	store.Opener
+	reads *atomic.Int64
+}
 
 func (l liar) Open(ctx context.Context, h urn.Hash) (store.Blob, error) {
 	b, err := l.Opener.Open(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	return lyingBlob{b}, nil
+	return lyingBlob{b, l.reads}, nil
 }
 
-type lyingBlob struct{ store.Blob }
+type lyingBlob struct {
+	store.Blob
+	reads *atomic.Int64
+}
 
 func (b lyingBlob) ReadAt(p []byte, off int64) (int, error) {
 	n, err := b.Blob.ReadAt(p, off)
-	if n > 0 && (off/(256<<10))%3 == 1 {
+	if n > 0 && b.reads.Add(1)%3 != 0 {
 		p[n/2] ^= 0x55
 	}
 	return n, err
@@ -47,7 +54,7 @@ func startLiar(t *testing.T, dir string) rtpurl.Dial {
 	if _, err := disk.Scan(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{Store: liar{disk}})
+	srv := server.New(server.Config{Store: liar{disk, new(atomic.Int64)}})
 	l, err := srv.Listen(rtpurl.Dial{Proto: "tcp", Host: "127.0.0.1"}, nil)
 	if err != nil {
 		t.Fatal(err)
