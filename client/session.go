@@ -31,8 +31,6 @@ type Session struct {
 	err     error // why the session ended; set once
 	next    atomic.Uint64
 	done    chan struct{}
-
-	received atomic.Int64 // payload bytes of successful READs
 }
 
 // Call is one request in flight.
@@ -84,9 +82,6 @@ func (s *Session) Err() error {
 	defer s.mu.Unlock()
 	return s.err
 }
-
-// Received returns the payload bytes of successful READs so far.
-func (s *Session) Received() int64 { return s.received.Load() }
 
 // Close ends the session; calls in flight fail with ErrClosed.
 func (s *Session) Close() error {
@@ -244,7 +239,6 @@ func (s *Session) receivePayload(br *bufio.Reader, c *Call, h wire.ResponseHeade
 		}
 		left -= int64(n)
 		c.N += int64(n)
-		s.received.Add(int64(n))
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF

@@ -161,17 +161,6 @@ type Conn interface {
 	SetWriteDeadline(time.Time) error
 }
 
-// ServeConn serves one session on c until it ends, and closes c. It obeys
-// the session limits but not the per-host limit.
-func (s *Server) ServeConn(ctx context.Context, c Conn) {
-	if !s.admit("") {
-		c.Close()
-		return
-	}
-	defer s.release("")
-	s.serveSession(ctx, c, nil)
-}
-
 // Shutdown stops accepting, lets every session finish the READs it has
 // started without reading new requests, and returns when all are done or
 // ctx expires; then it closes what is left.
@@ -199,13 +188,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-// Sessions returns the number of live sessions.
-func (s *Server) Sessions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
 }
 
 func (s *Server) track(l io.Closer) bool {

@@ -32,10 +32,10 @@ type session struct {
 	tcp  *net.TCPConn // conn, when it is plain TCP and sendfile works here
 	br   *bufio.Reader
 
-	tokens map[wire.Token]*opened  // successful OPENs
-	failed map[wire.Token]error    // failed OPENs, so pipelined READs get their error
-	order  []wire.Token            // failed tokens, oldest first
-	blobs  map[urn.Hash]store.Blob // tokens naming the same hash share a descriptor
+	tokens map[wire.Token]store.Blob // successful OPENs
+	failed map[wire.Token]error      // failed OPENs, so pipelined READs get their error
+	order  []wire.Token              // failed tokens, oldest first
+	blobs  map[urn.Hash]store.Blob   // tokens naming the same hash share a descriptor
 
 	inflight chan struct{}
 	reads    sync.WaitGroup
@@ -51,16 +51,12 @@ type session struct {
 	stopped  chan struct{}
 }
 
-type opened struct {
-	blob store.Blob
-}
-
 func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
 	ss := &session{
 		srv:      s,
 		conn:     c,
 		br:       bufio.NewReaderSize(c, 16<<10),
-		tokens:   make(map[wire.Token]*opened),
+		tokens:   make(map[wire.Token]store.Blob),
 		failed:   make(map[wire.Token]error),
 		blobs:    make(map[urn.Hash]store.Blob),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
@@ -220,7 +216,7 @@ func (ss *session) open(ctx context.Context, req wire.Request) {
 		b = blob
 		ss.blobs[h] = b
 	}
-	ss.tokens[req.Token] = &opened{blob: b}
+	ss.tokens[req.Token] = b
 	ss.respond(req.Token, false, nil)
 }
 
@@ -259,7 +255,7 @@ func (ss *session) read(req wire.Request) {
 		}
 		return
 	}
-	size := uint64(o.blob.Size())
+	size := uint64(o.Size())
 	if req.Length == 0 || req.Offset >= size {
 		ss.respond(req.Token, false, nil)
 		return
@@ -270,7 +266,7 @@ func (ss *session) read(req wire.Request) {
 	go func() {
 		defer ss.reads.Done()
 		defer func() { <-ss.inflight }()
-		ss.serveRead(req.Token, o.blob, int64(req.Offset), int64(n))
+		ss.serveRead(req.Token, o, int64(req.Offset), int64(n))
 	}()
 }
 

@@ -102,19 +102,15 @@ func (ss *session) readFailedLocked(tok wire.Token, err error) {
 		ss.srv.log.Warn("read failed", "err", err)
 		e = &wire.Error{Kind: wire.KindError, Text: "read failed"}
 	}
-	ss.queue(tok, true, []byte(e.Error()))
+	ss.respond(tok, true, []byte(e.Error()))
+}
+
+func (ss *session) respondErr(tok wire.Token, e error) {
+	ss.respond(tok, true, []byte(e.Error()))
 }
 
 // respond queues a small response; run flushes when no request waits.
 func (ss *session) respond(tok wire.Token, isErr bool, payload []byte) {
-	ss.queue(tok, isErr, payload)
-}
-
-func (ss *session) respondErr(tok wire.Token, e error) {
-	ss.queue(tok, true, []byte(e.Error()))
-}
-
-func (ss *session) queue(tok wire.Token, isErr bool, payload []byte) {
 	ss.smu.Lock()
 	defer ss.smu.Unlock()
 	ss.small = wire.AppendResponseHeader(ss.small, wire.ResponseHeader{Token: tok, IsError: isErr, Len: uint64(len(payload))})

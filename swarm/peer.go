@@ -33,7 +33,6 @@ type peer struct {
 
 	bytes    atomic.Int64 // payload bytes received from it
 	dupBytes atomic.Int64 // of which for endgame copies
-	lastErr  atomic.Value // string
 
 	mu      sync.Mutex
 	state   string
@@ -83,7 +82,6 @@ func (p *peer) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		p.lastErr.Store(err.Error())
 		if client.IsPermanent(err) || errors.Is(err, errShort) {
 			p.drop(StateDropped, err.Error())
 			p.d.log.Warn("dropping server", "server", p.dial, "err", err)
