@@ -8,15 +8,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"lukechampine.com/blake3"
 
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
-	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
 )
@@ -25,7 +24,6 @@ import (
 // whose blobs can be made to misbehave.
 type testServer struct {
 	dial rtpurl.Dial
-	srv  *server.Server
 	// hook, if set, runs on every ReadAt of a served blob before the read,
 	// and may change the bytes after it.
 	hook func(off int64, p []byte) (tamper bool)
@@ -64,40 +62,14 @@ func (b hookedBlob) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// serveDir starts n servers of dir, each with its own index.
+// serveDir starts n in-process servers of dir, each with its own index,
+// whose blobs the testServer's hooks can make misbehave.
 func serveDir(t *testing.T, dir string, n int) []*testServer {
 	t.Helper()
 	var out []*testServer
 	for range n {
-		disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { disk.Close() })
-		if _, err := disk.Scan(context.Background()); err != nil {
-			t.Fatal(err)
-		}
 		ts := &testServer{}
-		ts.srv = server.New(server.Config{Store: hookedOpener{disk, ts}})
-		l, err := ts.srv.Listen(rtpurl.Dial{Proto: "tcp", Host: "127.0.0.1"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts.dial = l.Dial
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { ts.srv.ServeListener(ctx, l); close(done) }()
-		var once sync.Once
-		ts.kill = func() {
-			once.Do(func() {
-				c, cc := context.WithCancel(context.Background())
-				cc() // no grace: close sessions now
-				ts.srv.Shutdown(c)
-				cancel()
-				<-done
-			})
-		}
-		t.Cleanup(ts.kill)
+		ts.dial, ts.kill = rtpdtest.ServeInProcess(t, dir, func(o store.Opener) store.Opener { return hookedOpener{o, ts} })
 		out = append(out, ts)
 	}
 	return out

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
-	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
 )
@@ -43,41 +42,12 @@ func (b lyingBlob) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// startLiar serves dir from this process on loopback TCP.
-func startLiar(t *testing.T, dir string) rtpurl.Dial {
-	t.Helper()
-	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	if _, err := disk.Scan(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{Store: liar{disk, new(atomic.Int64)}})
-	l, err := srv.Listen(rtpurl.Dial{Proto: "tcp", Host: "127.0.0.1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.ServeListener(ctx, l); close(done) }()
-	t.Cleanup(func() {
-		c, cc := context.WithCancel(context.Background())
-		cc()
-		srv.Shutdown(c)
-		cancel()
-		<-done
-	})
-	return l.Dial
-}
-
 func TestLiarBanned(t *testing.T) {
 	blobs := t.TempDir()
 	data, u := writeRandom(t, blobs, "f.bin", 64<<20)
 	honest1 := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "i.db"), "--listen", "tcp!127.0.0.1!0")
 	honest2 := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "i.db"), "--listen", "quic!127.0.0.1!0")
-	lie := startLiar(t, blobs)
+	lie, _ := rtpdtest.ServeInProcess(t, blobs, func(o store.Opener) store.Opener { return liar{o, new(atomic.Int64)} })
 	// The liar first, so it gets its share.
 	u.Servers = []rtpurl.Dial{lie}
 	url := addServers(u, honest1, honest2)
