@@ -1,0 +1,82 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+// PathIndex finds entries by their path, for names that point at whatever
+// bytes a path holds now. It is optional: find it by type assertion.
+type PathIndex interface {
+	// Lookup returns the entry at path (slash-separated, relative to the
+	// served folder). A path not indexed wraps fs.ErrNotExist. A file that
+	// changed since it was hashed fails with ErrChanged, and a rescan is
+	// requested: its entry names bytes the file no longer holds.
+	Lookup(ctx context.Context, path string) (Entry, error)
+	// ListUnder calls fn, in path order, for every entry below the folder
+	// dir ("" for the whole tree), stopping at fn's first error.
+	ListUnder(ctx context.Context, dir string, fn func(Entry) error) error
+}
+
+var _ PathIndex = (*Disk)(nil)
+
+// Lookup returns the entry at path; see PathIndex.
+func (d *Disk) Lookup(ctx context.Context, path string) (Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	found := false
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketFiles).Get([]byte(path))
+		if v == nil {
+			return nil
+		}
+		var err error
+		e, err = decodeEntry(path, v)
+		found = err == nil
+		return nil
+	})
+	if err != nil {
+		return Entry{}, err
+	}
+	if !found {
+		return Entry{}, notFound(path)
+	}
+	// The same check as Open's: the scan indexed a symlink by its target, a
+	// regular file by itself, and Root.Stat gives both that way.
+	fi, err := d.root.Stat(filepath.FromSlash(path))
+	if err != nil || statOf(fi) != e.stat {
+		d.Rescan()
+		return Entry{}, ErrChanged
+	}
+	return e, nil
+}
+
+// ListUnder calls fn for every entry below dir; see PathIndex.
+func (d *Disk) ListUnder(ctx context.Context, dir string, fn func(Entry) error) error {
+	prefix := []byte(strings.TrimSuffix(dir, "/") + "/")
+	if dir == "" || dir == "/" {
+		prefix = nil
+	}
+	return d.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketFiles).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e, err := decodeEntry(string(k), v)
+			if err != nil {
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
