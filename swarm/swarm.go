@@ -368,6 +368,9 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 		}
 	}
 	r.pos += int64(m)
+	if r.pos == end {
+		startWriteback(r.d.out, off, n)
+	}
 	if err == io.EOF && m > 0 {
 		err = nil
 	}

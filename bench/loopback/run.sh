@@ -67,6 +67,8 @@ b3=$(bin/rtpd url --hash blake3 --server 'tcp!127.0.0.1!18877' "$work/blobs/file
 
 secs() { # run a command, print its wall seconds
 	local t0 t1
+	# Each run starts with no dirty pages of the one before it to flush.
+	sync
 	t0=$(date +%s.%N)
 	"$@" >/dev/null
 	t1=$(date +%s.%N)
