@@ -154,11 +154,7 @@ func TestAllKilledThenResume(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if fi, err := os.Stat(out + ".part"); err == nil && fi.Size() > int64(len(data)/4) {
-			break
-		}
-	}
+	waitWritten(t, out+".part", int64(len(data)/4))
 	for _, s := range servers {
 		s.Kill()
 	}

@@ -35,6 +35,16 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
+	if j.url.Length > 0 {
+		if err := reserve(f, j.url.Length); err != nil {
+			if fi, serr := f.Stat(); serr == nil && fi.Size() == 0 {
+				// Nothing was downloaded yet; leave nothing behind.
+				os.Remove(part)
+				return fmt.Errorf("reserving %d bytes for %s: %w", j.url.Length, part, err)
+			}
+			return fmt.Errorf("reserving %d bytes for %s: %w; %s kept for resuming", j.url.Length, part, err, part)
+		}
+	}
 	d := swarm.New(j.cfg)
 	stop := j.showProgress(d)
 	res, err := d.Run(ctx, f, state, nil)
