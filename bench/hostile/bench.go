@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/rtp-project/rtp/bench/internal/proc"
 	"io"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ type Result struct {
 	Good      goodResult
 	LoadTime  time.Duration // how long the hostile load lasted
 
-	RSS       rssSampler
+	RSS       proc.RSSSampler
 	HWMIndex  int64 // VmHWM once indexed and listening, before the load
 	HWMLoad   int64 // VmHWM at the end of the load, reset before it if resetErr is nil
 	resetErr  error
@@ -66,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer os.RemoveAll(tmp)
 	logf("building rtpd")
-	bin, err := buildRTPD(ctx, tmp, os.Stderr)
+	bin, err := proc.BuildRTPD(ctx, tmp, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +76,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	logf("writing a %d-byte file", cfg.Size)
-	sum, err := writeFile(dir, cfg.Size)
+	sum, err := proc.WriteRandom(dir, cfg.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -87,27 +88,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Verbose {
 		verbose = cfg.Log
 	}
-	d, err := startRTPD(ctx, bin, dir, verbose)
+	d, err := proc.StartRTPD(ctx, bin, dir, verbose)
 	if err != nil {
 		return nil, err
 	}
-	defer d.kill()
-	r := &Result{Config: cfg, PID: d.pid()}
-	logf("rtpd pid %d listening on %s", r.PID, d.dial)
-	if m, err := procStatus(r.PID, "VmHWM"); err == nil {
+	defer d.Kill()
+	r := &Result{Config: cfg, PID: d.Pid()}
+	logf("rtpd pid %d listening on %s", r.PID, d.Dial)
+	if m, err := proc.Status(r.PID, "VmHWM"); err == nil {
 		r.HWMIndex = m["VmHWM"]
 	}
-	r.resetErr = resetHWM(r.PID)
+	r.resetErr = proc.ResetHWM(r.PID)
 
 	sctx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
-		r.RSS.run(sctx, r.PID, 100*time.Millisecond)
+		r.RSS.Run(sctx, r.PID, 100*time.Millisecond)
 	}()
 	defer func() { stopSampling(); <-sampled }()
 
-	e := &env{addr: d.dial.Address(), uri: "urn:sha256:" + sum, size: cfg.Size, pause: cfg.Pause}
+	e := &env{addr: d.Dial.Address(), uri: "urn:sha256:" + sum, size: cfg.Size, pause: cfg.Pause}
 	for i := range kinds {
 		if cfg.Kinds == nil || slices.Contains(cfg.Kinds, kinds[i].name) {
 			r.Kinds = append(r.Kinds, &kindStats{kind: &kinds[i]})
@@ -151,13 +152,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	mu.Unlock()
 	r.GoodAt = time.Since(start)
 	logf("good download starting, %d hostile sessions connected", r.HostileUp)
-	r.Good = download(ctx, d.dial, sum, cfg.Size, cfg.Window, cfg.ReadSize, cfg.Stall)
+	r.Good = download(ctx, d.Dial, sum, cfg.Size, cfg.Window, cfg.ReadSize, cfg.Stall)
 	logf("good download: %d bytes in %v, err %v", r.Good.Bytes, r.Good.Elapsed.Round(time.Millisecond), r.Good.Err)
 	sleep(ctx, cfg.Duration-time.Since(start))
 
-	r.Alive = d.alive()
+	r.Alive = d.Alive()
 	if r.Alive {
-		r.Fresh, r.FreshErr = freshOpen(ctx, d.dial, sum, names[0])
+		r.Fresh, r.FreshErr = freshOpen(ctx, d.Dial, sum, names[0])
 	} else {
 		r.FreshErr = fmt.Errorf("rtpd is gone")
 	}
@@ -165,24 +166,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	r.LoadTime = time.Since(start)
 	logf("hostile load stopped after %v", r.LoadTime.Round(time.Millisecond))
-	if m, err := procStatus(r.PID, "VmHWM", "VmRSS"); err == nil {
+	if m, err := proc.Status(r.PID, "VmHWM", "VmRSS"); err == nil {
 		r.HWMLoad, r.RSSEnd = m["VmHWM"], m["VmRSS"]
 	} else {
 		r.statusErr = err
 	}
-	r.Alive = r.Alive && d.alive()
+	r.Alive = r.Alive && d.Alive()
 	stopSampling()
 	<-sampled
-	if !d.alive() {
-		r.ExitErr = d.err
+	if !d.Alive() {
+		r.ExitErr = d.ExitErr()
 	}
-	r.LogLevels = d.logLevels()
-	r.LastLog = d.lastLines()
+	r.LogLevels = d.LogLevels()
+	r.LastLog = d.LastLines()
 	return r, nil
 }
 
 // PeakRSS is the larger of the sampled peak and VmHWM under load.
-func (r *Result) PeakRSS() int64 { return max(r.RSS.peak, r.HWMLoad) }
+func (r *Result) PeakRSS() int64 { return max(r.RSS.Peak, r.HWMLoad) }
 
 // Failures lists the acceptance checks the run failed.
 func (r *Result) Failures() []string {
@@ -198,8 +199,8 @@ func (r *Result) Failures() []string {
 	} else if r.FreshErr != nil {
 		f = append(f, fmt.Sprintf("rtpd took no fresh session at the end: %v", r.FreshErr))
 	}
-	if r.statusErr != nil || r.RSS.samples == 0 {
-		f = append(f, fmt.Sprintf("rtpd's memory could not be read: %v %v", r.statusErr, r.RSS.firstErr))
+	if r.statusErr != nil || r.RSS.Samples == 0 {
+		f = append(f, fmt.Sprintf("rtpd's memory could not be read: %v %v", r.statusErr, r.RSS.FirstErr))
 	}
 	if r.PeakRSS() >= r.MaxRSSMiB<<20 {
 		f = append(f, fmt.Sprintf("rtpd's RSS reached %.1f MiB, limit %d MiB", mib(r.PeakRSS()), r.MaxRSSMiB))

@@ -49,12 +49,12 @@ func (r *Result) Print(w io.Writer) {
 
 	s := &r.RSS
 	fmt.Fprintf(w, "rtpd RSS: peak %.1f MiB (VmRSS sampled every 100ms, %d samples, peak at %v), VmHWM under load %.1f MiB, %.1f MiB at the end; limit %d MiB\n",
-		mib(s.peak), s.samples, s.peakAt.Round(100*time.Millisecond), mib(r.HWMLoad), mib(r.RSSEnd), r.MaxRSSMiB)
+		mib(s.Peak), s.Samples, s.PeakAt.Round(100*time.Millisecond), mib(r.HWMLoad), mib(r.RSSEnd), r.MaxRSSMiB)
 	reset := "reset before the load"
 	if r.resetErr != nil {
 		reset = fmt.Sprintf("NOT reset (%v): it includes indexing", r.resetErr)
 	}
-	fmt.Fprintf(w, "  VmHWM after indexing %.1f MiB; the under-load VmHWM was %s; most open descriptors %d\n", mib(r.HWMIndex), reset, s.maxFDs)
+	fmt.Fprintf(w, "  VmHWM after indexing %.1f MiB; the under-load VmHWM was %s; most open descriptors %d\n", mib(r.HWMIndex), reset, s.MaxFDs)
 
 	alive := "yes"
 	if !r.Alive {

@@ -1,4 +1,6 @@
-package main
+// Package proc runs a real rtpd for the benchmarks and watches it through
+// /proc: its RSS, peak RSS and open descriptors.
+package proc
 
 import (
 	"bufio"
@@ -20,8 +22,8 @@ import (
 	"github.com/rtp-project/rtp/rtpurl"
 )
 
-// buildRTPD builds the real rtpd binary into dir.
-func buildRTPD(ctx context.Context, dir string, log io.Writer) (string, error) {
+// BuildRTPD builds the real rtpd binary into dir.
+func BuildRTPD(ctx context.Context, dir string, log io.Writer) (string, error) {
 	bin := filepath.Join(dir, "rtpd")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/rtp-project/rtp/cmd/rtpd")
 	cmd.Stdout, cmd.Stderr = log, log
@@ -31,9 +33,9 @@ func buildRTPD(ctx context.Context, dir string, log io.Writer) (string, error) {
 	return bin, nil
 }
 
-// writeFile writes size pseudo-random bytes to dir and returns their sha256
+// WriteRandom writes size pseudo-random bytes to dir and returns their sha256
 // in hex.
-func writeFile(dir string, size int64) (string, error) {
+func WriteRandom(dir string, size int64) (string, error) {
 	f, err := os.CreateTemp(dir, "blob-*.rand")
 	if err != nil {
 		return "", err
@@ -56,10 +58,10 @@ func writeFile(dir string, size int64) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// rtpd is a running rtpd serve.
-type rtpd struct {
+// RTPD is a running rtpd serve.
+type RTPD struct {
 	cmd    *exec.Cmd
-	dial   rtpurl.Dial
+	Dial   rtpurl.Dial
 	exited chan struct{} // closed when the process has ended
 	err    error         // how it ended, once exited is closed
 
@@ -73,11 +75,11 @@ var (
 	levelRE = regexp.MustCompile(`level=(\S+)`)
 )
 
-// startRTPD runs bin serve on dir, listening on a free loopback TCP port,
-// and waits until it is indexed and listening. Its log goes to verbose if
+// StartRTPD runs bin serve on dir, listening on a free loopback TCP port,
+// with args added, and waits until it is indexed and listening. Its log goes to verbose if
 // that is not nil.
-func startRTPD(ctx context.Context, bin, dir string, verbose io.Writer) (*rtpd, error) {
-	cmd := exec.Command(bin, "serve", "--listen", "tcp!127.0.0.1!0", dir)
+func StartRTPD(ctx context.Context, bin, dir string, verbose io.Writer, args ...string) (*RTPD, error) {
+	cmd := exec.Command(bin, append(append([]string{"serve", "--listen", "tcp!127.0.0.1!0"}, args...), dir)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -85,7 +87,7 @@ func startRTPD(ctx context.Context, bin, dir string, verbose io.Writer) (*rtpd, 
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	d := &rtpd{cmd: cmd, exited: make(chan struct{}), levels: make(map[string]int)}
+	d := &RTPD{cmd: cmd, exited: make(chan struct{}), levels: make(map[string]int)}
 	found := make(chan rtpurl.Dial, 1)
 	logDone := make(chan struct{})
 	go func() {
@@ -119,20 +121,26 @@ func startRTPD(ctx context.Context, bin, dir string, verbose io.Writer) (*rtpd, 
 		close(d.exited)
 	}()
 	select {
-	case d.dial = <-found:
+	case d.Dial = <-found:
 		return d, nil
 	case <-d.exited:
-		return nil, fmt.Errorf("rtpd exited before listening (%v):\n%s", d.err, d.lastLines())
+		return nil, fmt.Errorf("rtpd exited before listening (%v):\n%s", d.err, d.LastLines())
 	case <-ctx.Done():
-		d.kill()
+		d.Kill()
 		return nil, ctx.Err()
 	}
 }
 
-func (d *rtpd) pid() int { return d.cmd.Process.Pid }
+// ExitErr says how the process ended, once Alive is false.
+func (d *RTPD) ExitErr() error {
+	<-d.exited
+	return d.err
+}
 
-// alive reports whether the process is still running.
-func (d *rtpd) alive() bool {
+func (d *RTPD) Pid() int { return d.cmd.Process.Pid }
+
+// Alive reports whether the process is still running.
+func (d *RTPD) Alive() bool {
 	select {
 	case <-d.exited:
 		return false
@@ -141,20 +149,20 @@ func (d *rtpd) alive() bool {
 	}
 }
 
-// kill kills rtpd and waits for it.
-func (d *rtpd) kill() {
+// Kill kills rtpd and waits for it.
+func (d *RTPD) Kill() {
 	d.cmd.Process.Kill()
 	<-d.exited
 }
 
-func (d *rtpd) lastLines() string {
+func (d *RTPD) LastLines() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return strings.Join(d.last, "\n")
 }
 
-// logLevels returns how many log lines rtpd wrote at each level.
-func (d *rtpd) logLevels() map[string]int {
+// LogLevels returns how many log lines rtpd wrote at each level.
+func (d *RTPD) LogLevels() map[string]int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m := make(map[string]int, len(d.levels))
@@ -164,9 +172,9 @@ func (d *rtpd) logLevels() map[string]int {
 	return m
 }
 
-// procStatus returns the named fields of /proc/pid/status, in bytes, for
+// Status returns the named fields of /proc/pid/status, in bytes, for
 // those given in kB.
-func procStatus(pid int, names ...string) (map[string]int64, error) {
+func Status(pid int, names ...string) (map[string]int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return nil, err
@@ -203,54 +211,54 @@ func procStatus(pid int, names ...string) (map[string]int64, error) {
 	return m, nil
 }
 
-// resetHWM resets pid's VmHWM to its current RSS (Linux 4.0 and later), so
+// ResetHWM resets pid's VmHWM to its current RSS (Linux 4.0 and later), so
 // that the peak measured afterwards leaves out indexing.
-func resetHWM(pid int) error {
+func ResetHWM(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
-// openFDs counts pid's open file descriptors.
-func openFDs(pid int) (int, error) {
+// OpenFDs counts pid's open file descriptors.
+func OpenFDs(pid int) (int, error) {
 	es, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	return len(es), err
 }
 
-// rssSampler samples a process's VmRSS and descriptor count.
-type rssSampler struct {
+// RSSSampler samples a process's VmRSS and descriptor count.
+type RSSSampler struct {
 	mu       sync.Mutex
-	samples  int
-	peak     int64         // largest VmRSS seen, bytes
-	peakAt   time.Duration // since start
-	last     int64
-	maxFDs   int
-	errs     int
-	firstErr error
+	Samples  int
+	Peak     int64         // largest VmRSS seen, bytes
+	PeakAt   time.Duration // since start
+	Last     int64
+	MaxFDs   int
+	Errs     int
+	FirstErr error
 }
 
-// run samples pid every interval until ctx is done.
-func (s *rssSampler) run(ctx context.Context, pid int, interval time.Duration) {
+// Run samples pid every interval until ctx is done.
+func (s *RSSSampler) Run(ctx context.Context, pid int, interval time.Duration) {
 	start := time.Now()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		m, err := procStatus(pid, "VmRSS")
-		fds, ferr := openFDs(pid)
+		m, err := Status(pid, "VmRSS")
+		fds, ferr := OpenFDs(pid)
 		s.mu.Lock()
 		switch {
 		case err != nil:
-			s.errs++
-			if s.firstErr == nil {
-				s.firstErr = err
+			s.Errs++
+			if s.FirstErr == nil {
+				s.FirstErr = err
 			}
 		default:
-			s.samples++
-			s.last = m["VmRSS"]
-			if s.last > s.peak {
-				s.peak, s.peakAt = s.last, time.Since(start)
+			s.Samples++
+			s.Last = m["VmRSS"]
+			if s.Last > s.Peak {
+				s.Peak, s.PeakAt = s.Last, time.Since(start)
 			}
 		}
 		if ferr == nil {
-			s.maxFDs = max(s.maxFDs, fds)
+			s.MaxFDs = max(s.MaxFDs, fds)
 		}
 		s.mu.Unlock()
 		select {
