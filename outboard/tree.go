@@ -1,0 +1,96 @@
+package outboard
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"lukechampine.com/blake3/guts"
+)
+
+// Tree is a resource's BLAKE3 tree, checked against the root: it holds the
+// chaining value of every 16 KiB group, 32 bytes each.
+type Tree struct {
+	n      int64
+	leaves [][8]uint32 // for a single group, the root
+}
+
+// NewTree checks tree (as URI serves it) against the blake3 root of an
+// n-byte resource and returns it. Any parent entry that does not hash to
+// the entry above it, a length other than n, or a size other than Size(n)
+// is ErrBadTree: once NewTree succeeds, every group's chaining value is the
+// one the root commits to, so a group that fails Check is the sender's
+// fault, never the tree's.
+func NewTree(tree []byte, root [32]byte, n int64) (*Tree, error) {
+	if n < 0 || int64(len(tree)) != Size(n) {
+		return nil, fmt.Errorf("%w: %d bytes for a %d-byte resource, want %d", ErrBadTree, len(tree), n, Size(n))
+	}
+	if got := binary.LittleEndian.Uint64(tree); got != uint64(n) {
+		return nil, fmt.Errorf("%w: it is for %d bytes, want %d", ErrBadTree, got, n)
+	}
+	t := &Tree{n: n, leaves: make([][8]uint32, Groups(n))}
+	entries := tree[8:]
+	next := 0
+	var walk func(cv [8]uint32, lo, hi int64, flags uint32) bool
+	walk = func(cv [8]uint32, lo, hi int64, flags uint32) bool {
+		if hi-lo == 1 {
+			t.leaves[lo] = cv
+			return true
+		}
+		e := entries[64*next : 64*next+64]
+		next++
+		l, r := cvOf(e[:32]), cvOf(e[32:])
+		if guts.ChainingValue(guts.ParentNode(l, r, &guts.IV, flags)) != cv {
+			return false
+		}
+		mid := lo + leftGroups(hi-lo)
+		return walk(l, lo, mid, 0) && walk(r, mid, hi, 0)
+	}
+	if !walk(cvOf(root[:]), 0, Groups(n), guts.FlagRoot) {
+		return nil, ErrBadTree
+	}
+	if n == 0 {
+		// No parent entries: the empty group is checked here.
+		if err := t.Check(0, nil); err != nil {
+			return nil, ErrBadTree
+		}
+	}
+	return t, nil
+}
+
+// Len returns the resource's length.
+func (t *Tree) Len() int64 { return t.n }
+
+// Check checks p, the bytes at off. off must be a multiple of GroupSize and
+// p must hold whole groups (the last group of the resource may be short). A
+// group that does not match is a *CorruptError naming its offset.
+func (t *Tree) Check(off int64, p []byte) error {
+	if off%GroupSize != 0 || off < 0 {
+		return fmt.Errorf("outboard: check at %d, not a group boundary", off)
+	}
+	var scratch *[GroupSize]byte
+	for first := true; len(p) > 0 || (first && t.n == 0); first = false {
+		i := off / GroupSize
+		if i >= int64(len(t.leaves)) {
+			return &CorruptError{Off: off}
+		}
+		want := min(GroupSize, t.n-off)
+		if int64(len(p)) < want {
+			return errPartial
+		}
+		if want < GroupSize && scratch == nil {
+			scratch = new([GroupSize]byte)
+		}
+		n := compressGroup(p[:want], i, scratch)
+		if len(t.leaves) == 1 {
+			n.Flags |= guts.FlagRoot
+		}
+		if guts.ChainingValue(n) != t.leaves[i] {
+			return &CorruptError{Off: off}
+		}
+		off, p = off+want, p[want:]
+	}
+	return nil
+}
+
+var errPartial = errors.New("outboard: check of part of a group")
