@@ -7,12 +7,13 @@ import (
 // fileBlob reads one indexed file and refuses to return bytes once the file
 // differs from what was hashed.
 type fileBlob struct {
-	f    *os.File
-	want fileStat
+	f       *os.File // shared with the other blobs of this file; see handles
+	want    fileStat
+	release func() error
 }
 
 func (b *fileBlob) Size() int64  { return b.want.Size }
-func (b *fileBlob) Close() error { return b.f.Close() }
+func (b *fileBlob) Close() error { return b.release() }
 
 // ReadAt reads, then checks the file is unchanged. A writer updates mtime and
 // ctime before it copies new bytes into the file, so a read that saw a new

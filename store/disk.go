@@ -39,6 +39,8 @@ type Disk struct {
 	opts     Options
 	log      *slog.Logger
 
+	handles handles // open files, shared by the blobs of each
+
 	scanMu sync.Mutex    // one pass at a time
 	rescan chan struct{} // a nudge for Watch
 	warnMu sync.Mutex
@@ -152,14 +154,13 @@ func (d *Disk) Open(ctx context.Context, h urn.Hash) (Blob, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		f, err := d.root.Open(filepath.FromSlash(e.Path))
+		b, err := d.handles.get(d.root, e)
 		if err != nil {
 			d.Rescan()
 			continue
 		}
-		b := &fileBlob{f: f, want: e.stat}
 		if err := b.Check(); err != nil {
-			f.Close()
+			b.Close()
 			d.Rescan()
 			continue
 		}
