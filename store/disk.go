@@ -25,6 +25,9 @@ type Options struct {
 	// Logger receives warnings and the summary of each pass. Zero means
 	// slog.Default().
 	Logger *slog.Logger
+	// NoTrees turns off building and serving BLAKE3 trees (for comparison
+	// runs). Zero means every file's tree is built in the index pass.
+	NoTrees bool
 	// Progress, when set, is called about five times a second during a pass
 	// that hashes something, and once at its end.
 	Progress func(ScanProgress)
@@ -93,7 +96,7 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("open index %s: %w", index, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketFiles, bucketSHA256, bucketBLAKE3} {
+		for _, b := range [][]byte{bucketFiles, bucketSHA256, bucketBLAKE3, bucketTree} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -9,11 +9,12 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// The index has three buckets:
+// The index has four buckets:
 //
-//	files:  path            -> entry (stat and both sums)
-//	sha256: sum || path     -> empty
-//	blake3: sum || path     -> empty
+//	files:   path            -> entry (stat, both sums, whether a tree was built)
+//	sha256:  sum || path     -> empty
+//	blake3:  sum || path     -> empty
+//	tree:    blake3 sum      -> the BLAKE3 tree, when it is small (see tree.go)
 //
 // Keying the hash buckets by sum and path keeps duplicates apart: a prefix
 // scan of a sum yields every path that holds those bytes.
@@ -21,14 +22,24 @@ var (
 	bucketFiles  = []byte("files")
 	bucketSHA256 = []byte("sha256")
 	bucketBLAKE3 = []byte("blake3")
+	bucketTree   = []byte("tree")
 )
 
-const entryVersion = 1
+// Entry versions: 1 was written before trees, 2 has its tree built. The
+// layout is the same.
+const (
+	entryVersion     = 1
+	entryVersionTree = 2
+)
 
 // encodeEntry stores the stat and sums; the path is the key.
 func encodeEntry(e *Entry) []byte {
 	b := make([]byte, 0, 1+5*8+64)
-	b = append(b, entryVersion)
+	if e.tree {
+		b = append(b, entryVersionTree)
+	} else {
+		b = append(b, entryVersion)
+	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.stat.Size))
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.stat.Mtime))
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.stat.Ctime))
@@ -41,11 +52,11 @@ func encodeEntry(e *Entry) []byte {
 var errBadEntry = errors.New("store: bad index entry")
 
 func decodeEntry(path string, b []byte) (Entry, error) {
-	if len(b) != 1+5*8+64 || b[0] != entryVersion {
+	if len(b) != 1+5*8+64 || (b[0] != entryVersion && b[0] != entryVersionTree) {
 		return Entry{}, fmt.Errorf("%w for %q", errBadEntry, path)
 	}
 	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[1+8*i:]) }
-	e := Entry{Path: path}
+	e := Entry{Path: path, tree: b[0] == entryVersionTree}
 	e.stat = fileStat{Size: int64(u(0)), Mtime: int64(u(1)), Ctime: int64(u(2)), Inode: u(3), Dev: u(4)}
 	e.Size = e.stat.Size
 	copy(e.SHA256[:], b[41:73])
@@ -57,9 +68,15 @@ func hashKey(sum [32]byte, path string) []byte {
 	return append(sum[:len(sum):len(sum)], path...)
 }
 
-func putEntry(tx *bbolt.Tx, e *Entry) error {
+// putEntry records e, and its tree if it is to be kept in the index.
+func putEntry(tx *bbolt.Tx, e *Entry, tree []byte) error {
 	if err := deleteEntry(tx, e.Path); err != nil {
 		return err
+	}
+	if tree != nil {
+		if err := tx.Bucket(bucketTree).Put(e.BLAKE3[:], tree); err != nil {
+			return err
+		}
 	}
 	if err := tx.Bucket(bucketFiles).Put([]byte(e.Path), encodeEntry(e)); err != nil {
 		return err
@@ -83,6 +100,11 @@ func deleteEntry(tx *bbolt.Tx, path string) error {
 		}
 		if err := tx.Bucket(bucketBLAKE3).Delete(hashKey(e.BLAKE3, path)); err != nil {
 			return err
+		}
+		if len(pathsFor(tx, bucketBLAKE3, e.BLAKE3)) == 0 {
+			if err := tx.Bucket(bucketTree).Delete(e.BLAKE3[:]); err != nil {
+				return err
+			}
 		}
 	}
 	return files.Delete([]byte(path))

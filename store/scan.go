@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"hash"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,7 +101,7 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		st := statOf(fi)
-		if e, ok := indexed[rel]; ok && e.stat == st {
+		if e, ok := indexed[rel]; ok && e.stat == st && (e.tree || d.opts.NoTrees) {
 			found[rel] = true
 			return nil
 		}
@@ -142,6 +143,9 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	}
 	if err != nil {
 		return stats, err
+	}
+	if len(gone) > 0 || len(todo) > 0 {
+		d.sweepTrees()
 	}
 	err = d.List(ctx, func(e Entry) error { stats.Files++; stats.Bytes += e.Size; return nil })
 	stats.Elapsed = time.Since(start)
@@ -258,20 +262,38 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 	if err != nil || !before.Mode().IsRegular() {
 		return false, drop()
 	}
-	sums, err := urn.HashReader(f, progress)
+	st := statOf(before)
+	var tree *treeSink
+	var b3 hash.Hash
+	if !d.opts.NoTrees {
+		if tree, err = d.newTreeSink(st.Size); err != nil {
+			return false, err
+		}
+		defer tree.discard()
+		b3 = tree.enc
+	}
+	sums, err := urn.HashReaderWith(f, progress, b3)
+	if err == nil && tree != nil {
+		err = tree.enc.Err()
+	}
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
 		return false, drop()
 	}
 	after, err := f.Stat()
-	st := statOf(before)
 	if err != nil || statOf(after) != st || sums.N != st.Size {
 		// It is being written; the next pass will try again.
 		d.Rescan()
 		return false, drop()
 	}
-	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st}
-	err = d.db.Batch(func(tx *bbolt.Tx) error { return putEntry(tx, &e) })
+	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: tree != nil}
+	var inline []byte
+	if tree != nil {
+		if inline, err = tree.keep(sums.BLAKE3); err != nil {
+			return false, err
+		}
+	}
+	err = d.db.Batch(func(tx *bbolt.Tx) error { return putEntry(tx, &e, inline) })
 	if errors.Is(err, os.ErrClosed) {
 		return false, err
 	}

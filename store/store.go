@@ -31,6 +31,15 @@ type Opener interface {
 	Open(ctx context.Context, h urn.Hash) (Blob, error)
 }
 
+// TreeOpener is a store that keeps the BLAKE3 tree (package outboard) of
+// the blobs it holds by blake3 hash.
+type TreeOpener interface {
+	// OpenTree returns the tree of the blake3 hash h: outboard.Size(length)
+	// bytes. A hash it keeps no tree for wraps fs.ErrNotExist. The caller
+	// closes the blob.
+	OpenTree(ctx context.Context, h urn.Hash) (Blob, error)
+}
+
 // Lister calls fn for every entry it serves, stopping at fn's first error.
 type Lister interface {
 	List(ctx context.Context, fn func(Entry) error) error
@@ -49,6 +58,7 @@ type Entry struct {
 	SHA256 [32]byte
 	BLAKE3 [32]byte
 	stat   fileStat
+	tree   bool // its BLAKE3 tree was built
 }
 
 // Hashes returns the entry's urns, blake3 first.
@@ -57,6 +67,7 @@ func (e Entry) Hashes() []urn.Hash {
 }
 
 var (
-	_ Store    = (*Disk)(nil)
-	_ FileBlob = (*fileBlob)(nil)
+	_ Store      = (*Disk)(nil)
+	_ TreeOpener = (*Disk)(nil)
+	_ FileBlob   = (*fileBlob)(nil)
 )

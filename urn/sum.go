@@ -41,8 +41,11 @@ func (s *Sums) of(k Kind) *[Size]byte {
 	return &s.SHA256
 }
 
-func newHash(k Kind) hash.Hash {
-	if k == BLAKE3 {
+func newHash(k Kind, b3 hash.Hash) hash.Hash {
+	switch {
+	case k == BLAKE3 && b3 != nil:
+		return b3
+	case k == BLAKE3:
 		return blake3.New(Size, nil)
 	}
 	return sha256.New()
@@ -54,6 +57,13 @@ func newHash(k Kind) hash.Hash {
 // same buffers, so one file keeps two cores busy. progress, if not nil, is
 // called with the byte count of every chunk read.
 func HashReader(r io.Reader, progress func(int), kinds ...Kind) (Sums, error) {
+	return HashReaderWith(r, progress, nil, kinds...)
+}
+
+// HashReaderWith is HashReader with the blake3 digest computed by b3, if
+// not nil: a hash.Hash that computes BLAKE3-256 and does more on the way,
+// such as building the tree (outboard.Encoder).
+func HashReaderWith(r io.Reader, progress func(int), b3 hash.Hash, kinds ...Kind) (Sums, error) {
 	if len(kinds) == 0 {
 		kinds = Kinds
 	}
@@ -67,7 +77,7 @@ func HashReader(r io.Reader, progress func(int), kinds ...Kind) (Sums, error) {
 		}
 		s := Sums{N: int64(n)}
 		for _, k := range kinds {
-			h := newHash(k)
+			h := newHash(k, b3)
 			h.Write((*first)[:n])
 			h.Sum(s.of(k)[:0])
 		}
@@ -77,7 +87,7 @@ func HashReader(r io.Reader, progress func(int), kinds ...Kind) (Sums, error) {
 		chunkPool.Put(first)
 		return Sums{}, err
 	}
-	return hashPipelined(r, first, progress, kinds)
+	return hashPipelined(r, first, progress, b3, kinds)
 }
 
 // chunk is a buffer shared by the hashers; the last to finish with it
@@ -94,7 +104,7 @@ func (c chunk) release() {
 	}
 }
 
-func hashPipelined(r io.Reader, first *[]byte, progress func(int), kinds []Kind) (Sums, error) {
+func hashPipelined(r io.Reader, first *[]byte, progress func(int), b3 hash.Hash, kinds []Kind) (Sums, error) {
 	var sums Sums
 	var wg sync.WaitGroup
 	chans := make([]chan chunk, len(kinds))
@@ -103,7 +113,7 @@ func hashPipelined(r io.Reader, first *[]byte, progress func(int), kinds []Kind)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h := newHash(k)
+			h := newHash(k, b3)
 			for c := range chans[i] {
 				h.Write((*c.buf)[:c.n])
 				c.release()
