@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test vet race fuzz bench bench-index bench-throughput bench-hostile clean
+.PHONY: all build demo test cc vet fuzz bench bench-index bench-throughput bench-hostile bench-load clean
 
 all: build
 
@@ -17,11 +17,14 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 
-test: vet build
-	$(GO) test -count=1 ./...
-
-race:
+# The tests run under the race detector, which needs cgo and so a C compiler.
+test: vet build cc
 	$(GO) test -race -count=1 ./...
+
+cc:
+	@command -v gcc >/dev/null || { echo 'installing gcc for go test -race'; \
+		$$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
+		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq gcc libc6-dev >/dev/null; }
 
 FUZZTIME ?= 60s
 fuzz:
@@ -31,7 +34,7 @@ fuzz:
 	$(GO) test ./rtpurl -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rtpurl -run '^$$' -fuzz FuzzParseDial -fuzztime $(FUZZTIME)
 
-bench: bench-index bench-throughput bench-hostile
+bench: bench-index bench-throughput bench-hostile bench-load
 
 bench-index:
 	$(GO) run ./bench/indexrate
@@ -41,6 +44,9 @@ bench-throughput:
 
 bench-hostile:
 	$(GO) run ./bench/hostile
+
+bench-load:
+	$(GO) run ./bench/load
 
 clean:
 	rm -rf $(BIN)
