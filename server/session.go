@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/wire"
@@ -35,7 +36,7 @@ type session struct {
 	tokens map[wire.Token]store.Blob // successful OPENs
 	failed map[wire.Token]error      // failed OPENs, so pipelined READs get their error
 	order  []wire.Token              // failed tokens, oldest first
-	blobs  map[urn.Hash]store.Blob   // tokens naming the same hash share a descriptor
+	blobs  map[blobKey]store.Blob    // tokens naming the same resource share a descriptor
 
 	inflight chan struct{}
 	reads    sync.WaitGroup
@@ -58,7 +59,7 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
 		br:       bufio.NewReaderSize(c, 16<<10),
 		tokens:   make(map[wire.Token]store.Blob),
 		failed:   make(map[wire.Token]error),
-		blobs:    make(map[urn.Hash]store.Blob),
+		blobs:    make(map[blobKey]store.Blob),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
 		stopped:  make(chan struct{}),
 	}
@@ -192,7 +193,7 @@ func (ss *session) open(ctx context.Context, req wire.Request) {
 		ss.fail(req.Token, wire.ErrTooManyOpenTokens)
 		return
 	}
-	h, err := urn.Parse(req.URI)
+	k, err := ss.parseURI(req.URI)
 	switch {
 	case errors.Is(err, urn.ErrUnsupported):
 		ss.fail(req.Token, wire.ErrUnsupportedScheme)
@@ -201,23 +202,52 @@ func (ss *session) open(ctx context.Context, req wire.Request) {
 		ss.fail(req.Token, wire.ErrMalformedURN)
 		return
 	}
-	b := ss.blobs[h]
+	b := ss.blobs[k]
 	if b == nil {
-		blob, err := ss.srv.cfg.Store.Open(ctx, h)
+		blob, err := ss.openBlob(ctx, k)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				ss.fail(req.Token, wire.ErrNotFound)
 			} else {
-				ss.srv.log.Warn("open failed", "urn", h, "err", err)
+				ss.srv.log.Warn("open failed", "uri", req.URI, "err", err)
 				ss.fail(req.Token, &wire.Error{Kind: wire.KindError, Text: "cannot open"})
 			}
 			return
 		}
 		b = blob
-		ss.blobs[h] = b
+		ss.blobs[k] = b
 	}
 	ss.tokens[req.Token] = b
 	ss.respond(req.Token, false, nil)
+}
+
+// blobKey names a resource: a blob by hash, or a blake3 hash's tree.
+type blobKey struct {
+	h    urn.Hash
+	tree bool
+}
+
+// parseURI accepts the urns of package urn and, when the store keeps
+// trees, the tree URIs of package outboard (an extension; other servers
+// answer unsupported scheme).
+func (ss *session) parseURI(uri string) (blobKey, error) {
+	h, err := urn.Parse(uri)
+	if !errors.Is(err, urn.ErrUnsupported) {
+		return blobKey{h: h}, err
+	}
+	if _, ok := ss.srv.cfg.Store.(store.TreeOpener); ok {
+		if h, terr := outboard.ParseURI(uri); !errors.Is(terr, urn.ErrUnsupported) {
+			return blobKey{h: h, tree: true}, terr
+		}
+	}
+	return blobKey{}, err
+}
+
+func (ss *session) openBlob(ctx context.Context, k blobKey) (store.Blob, error) {
+	if k.tree {
+		return ss.srv.cfg.Store.(store.TreeOpener).OpenTree(ctx, k.h)
+	}
+	return ss.srv.cfg.Store.Open(ctx, k.h)
 }
 
 // fail answers an OPEN with e and remembers it for READs pipelined behind
