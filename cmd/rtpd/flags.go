@@ -28,6 +28,7 @@ const (
 	flagServer      = "server"
 	flagHashWorkers = "hash-workers"
 	flagHash        = "hash"
+	flagNoTrees     = "no-trees"
 )
 
 func envVar(flag string) []string {

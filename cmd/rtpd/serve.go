@@ -34,6 +34,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: flagMaxPerHost, Value: 256, Usage: "sessions per remote address", EnvVars: envVar(flagMaxPerHost)},
 			&cli.DurationFlag{Name: flagIdleTimeout, Value: 2 * time.Minute, Usage: "close a session with nothing in flight after this long", EnvVars: envVar(flagIdleTimeout)},
 			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs)", EnvVars: envVar(flagHashWorkers)},
+			&cli.BoolFlag{Name: flagNoTrees, Usage: "do not build or serve BLAKE3 trees (clients then verify whole files only)", EnvVars: envVar(flagNoTrees)},
 			logLevelFlag(),
 		},
 		Action: serve,
@@ -65,6 +66,7 @@ func serve(c *cli.Context) error {
 	disk, err := store.OpenDisk(c.Args().First(), store.Options{
 		Index:    c.String(flagIndex),
 		Workers:  c.Int(flagHashWorkers),
+		NoTrees:  c.Bool(flagNoTrees),
 		Logger:   log,
 		Progress: progressPrinter(),
 	})
