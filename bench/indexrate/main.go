@@ -3,6 +3,11 @@
 //
 //	go run ./bench/indexrate                 # 1,000 small files + one 2 GiB file
 //	go run ./bench/indexrate -big 256MiB     # quicker
+//	go run ./bench/indexrate -trees=false    # only the pass without BLAKE3 trees
+//
+// Each round times the first start with BLAKE3 trees (the default) and, with
+// -trees (the default), also one with --no-trees, alternated, and reports
+// what the trees cost on disk: the tree files plus the growth of index.db.
 //
 // The memory figure hashes every file's bytes, already in memory, with
 // urn.HashReader (sha256 and blake3 in one pass) on as many goroutines as
@@ -28,6 +33,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rtp-project/rtp/urn"
@@ -38,6 +44,7 @@ func main() {
 	small := flag.Int("small", 1000, "number of small files")
 	rounds := flag.Int("n", 3, "rounds of (memory hash, first start), alternated; medians are reported")
 	smallSize := flag.Int("small-size", 64<<10, "largest small file in bytes (sizes vary from 1 byte up)")
+	trees := flag.Bool("trees", true, "also time the first start with BLAKE3 trees, against --no-trees")
 	flag.Parse()
 	bigSize, err := parseSize(*big)
 	if err != nil {
@@ -61,32 +68,80 @@ func main() {
 
 	// The machine is shared and noisy: alternate the two measurements and
 	// take medians, so both see the same conditions.
-	var mems, idxs []float64
+	var mems, idxs, treeIdxs []float64
 	var second time.Duration
+	var plainDB, treeDB, treeFiles int64
 	for r := range *rounds {
 		mem, err := memoryRate(dir)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := os.RemoveAll(filepath.Join(dir, ".rtpd")); err != nil {
-			log.Fatal(err)
-		}
-		first, err := timeToListen(rtpd, dir)
+		first, err := firstStart(rtpd, dir, "--no-trees")
 		if err != nil {
 			log.Fatal(err)
 		}
+		plainDB = fileSize(filepath.Join(dir, ".rtpd", "index.db"))
 		idx := float64(total) / first.Seconds() / 1e6
 		fmt.Printf("round %d: memory %.0f MB/s, first start to listening %v = %.0f MB/s (%.2f x)\n", r+1, mem, first.Round(time.Millisecond), idx, idx/mem)
 		mems, idxs = append(mems, mem), append(idxs, idx)
-		if second, err = timeToListen(rtpd, dir); err != nil {
+		if *trees {
+			first, err := firstStart(rtpd, dir)
+			if err != nil {
+				log.Fatal(err)
+			}
+			treeDB, treeFiles = fileSize(filepath.Join(dir, ".rtpd", "index.db")), dirSize(filepath.Join(dir, ".rtpd", "trees"))
+			tidx := float64(total) / first.Seconds() / 1e6
+			fmt.Printf("round %d: with trees, first start to listening %v = %.0f MB/s (%.2f x without)\n", r+1, first.Round(time.Millisecond), tidx, tidx/idx)
+			treeIdxs = append(treeIdxs, tidx)
+		}
+		var again []string
+		if !*trees {
+			again = []string{"--no-trees"}
+		}
+		if second, err = timeToListen(rtpd, dir, again...); err != nil {
 			log.Fatal(err)
 		}
 		fmt.Printf("round %d: second start to listening %v\n", r+1, second.Round(time.Millisecond))
 	}
 	mem, idx := median(mems), median(idxs)
 	fmt.Printf("memory hash rate (sha256+blake3, %d cores), median: %.0f MB/s\n", runtime.GOMAXPROCS(0), mem)
-	fmt.Printf("first start (index pass), median:           %.0f MB/s = %.2f x memory\n", idx, idx/mem)
+	fmt.Printf("first start (index pass, no trees), median: %.0f MB/s = %.2f x memory\n", idx, idx/mem)
+	if *trees {
+		tidx := median(treeIdxs)
+		fmt.Printf("first start with trees, median:             %.0f MB/s = %.3f x without\n", tidx, tidx/idx)
+		disk := treeFiles + treeDB - plainDB
+		fmt.Printf("trees on disk: %d bytes of tree files + %d bytes more index (%d with, %d without) = %.3f%% of %d bytes\n",
+			treeFiles, treeDB-plainDB, treeDB, plainDB, 100*float64(disk)/float64(total), total)
+	}
 	fmt.Printf("second start, to listening (last round):    %v\n", second.Round(time.Millisecond))
+}
+
+// firstStart removes the index and times a start that indexes everything.
+func firstStart(rtpd, dir string, args ...string) (time.Duration, error) {
+	if err := os.RemoveAll(filepath.Join(dir, ".rtpd")); err != nil {
+		return 0, err
+	}
+	return timeToListen(rtpd, dir, args...)
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// dirSize is the disk space the files in p take, in whole blocks.
+func dirSize(p string) int64 {
+	var n int64
+	filepath.Walk(p, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += diskUsage(fi)
+		}
+		return nil
+	})
+	return n
 }
 
 func median(v []float64) float64 {
@@ -183,10 +238,10 @@ var listening = regexp.MustCompile(`listening on `)
 
 // timeToListen starts rtpd on dir and returns the time until it logs its
 // first listener, then stops it.
-func timeToListen(rtpd, dir string) (time.Duration, error) {
+func timeToListen(rtpd, dir string, args ...string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rtpd, "serve", "--listen", "tcp!127.0.0.1!0", dir)
+	cmd := exec.CommandContext(ctx, rtpd, append(append([]string{"serve", "--listen", "tcp!127.0.0.1!0"}, args...), dir)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return 0, err
@@ -209,4 +264,11 @@ func timeToListen(rtpd, dir string) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("rtpd exited before listening")
+}
+
+func diskUsage(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
 }
