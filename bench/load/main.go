@@ -46,6 +46,7 @@ var (
 	flagPerAddr  = flag.Int("per-addr", 200, "sessions per loopback source address (rtpd allows 256 per address)")
 	flagMaxRSS   = flag.Int64("max-rss-mib", 300, "rtpd's RSS must stay below this many MiB")
 	flagEvery    = flag.Duration("every", 10*time.Second, "report interval")
+	flagOpenAll  = flag.Bool("open-all", true, "each session OPENs every file before the load starts, so rtpd holds its most tokens from the first report on (otherwise sessions OPEN files as they first need them)")
 	flagVerbose  = flag.Bool("v", false, "copy rtpd's log to stderr")
 )
 
@@ -130,9 +131,8 @@ func (s *stats) fail(counter *atomic.Int64, err error) {
 }
 
 // session runs one client session until ctx ends.
-func session(ctx context.Context, sess *client.Session, uris []string, st *stats, seed uint64) {
+func session(ctx context.Context, sess *client.Session, uris []string, toks []*wire.Token, st *stats, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x10ad))
-	toks := make([]*wire.Token, len(uris))
 	buf := make([]byte, *flagSlice)
 	want := make([]byte, (*flagSlice+15)/8*8)
 	var lat []time.Duration
@@ -187,8 +187,25 @@ func session(ctx context.Context, sess *client.Session, uris []string, st *stats
 	}
 }
 
+// openAll OPENs every file on every session, pipelined on each.
+func openAll(ctx context.Context, sessions []*client.Session, uris []string, toks [][]*wire.Token) error {
+	for i, s := range sessions {
+		calls := make([]*client.Call, len(uris))
+		for f, u := range uris {
+			calls[f] = s.StartOpen(u)
+		}
+		for f, c := range calls {
+			if err := c.Wait(ctx); err != nil {
+				return fmt.Errorf("session %d: OPEN %s: %w", i, uris[f], err)
+			}
+			toks[i][f] = &c.Token
+		}
+	}
+	return nil
+}
+
 func dial(ctx context.Context, addr string, i int) (*client.Session, error) {
-	src := net.IPv4(127, 0, 0, byte(1+i / *flagPerAddr))
+	src := net.IPv4(127, 0, 0, byte(1 + i / *flagPerAddr))
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -252,6 +269,18 @@ func run(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	fmt.Printf("%d sessions connected in %v; rtpd RSS %.1f MiB\n", len(sessions), time.Since(t0).Round(time.Millisecond), mib(rss0["VmRSS"]))
+	toks := make([][]*wire.Token, len(sessions))
+	for i := range toks {
+		toks[i] = make([]*wire.Token, len(uris))
+	}
+	if *flagOpenAll {
+		t0 = time.Now()
+		if err := openAll(ctx, sessions, uris, toks); err != nil {
+			return false, err
+		}
+		rss, _ := proc.Status(d.Pid(), "VmRSS")
+		fmt.Printf("%d OPENs (every file on every session) in %v; rtpd RSS %.1f MiB\n", len(sessions)*len(uris), time.Since(t0).Round(time.Millisecond), mib(rss["VmRSS"]))
+	}
 
 	var sampler proc.RSSSampler
 	lctx, cancel := context.WithTimeout(ctx, *flagDuration)
@@ -263,7 +292,7 @@ func run(ctx context.Context) (bool, error) {
 	start := time.Now()
 	for i, s := range sessions {
 		wg.Add(1)
-		go func() { defer wg.Done(); session(lctx, s, uris, st, uint64(i)) }()
+		go func() { defer wg.Done(); session(lctx, s, uris, toks[i], st, uint64(i)) }()
 	}
 	var rssStart, rssEnd int64
 	tick := time.NewTicker(*flagEvery)
