@@ -31,7 +31,7 @@ type fixture struct {
 	opts  *client.Options
 }
 
-func newFixture(t *testing.T, cfg server.Config, files map[string][]byte) *fixture {
+func newFixture(t testing.TB, cfg server.Config, files map[string][]byte) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
