@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc vet fuzz bench bench-index bench-throughput bench-hostile bench-load clean
+.PHONY: all build demo test cc vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load clean
 
 all: build
 
@@ -37,6 +37,13 @@ fuzz:
 		pkg=$${t%%:*}; fn=$${t#*:}; echo "== ./$$pkg $$fn for $(FUZZTIME)"; \
 		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+
+# Longer runs of the hardening scenarios: the crash, full-disk and disk-fault
+# tests five times over, then the load and hostile benchmarks at full size.
+soak: build cc
+	$(GO) test -race -count=5 -run 'Kill9|FullDisk|Truncated|AllKilled|ServerKilled' ./cmd/rtpd ./cmd/rtpget
+	$(GO) run ./bench/load
+	$(GO) run ./bench/hostile -duration 2m
 
 bench: bench-index bench-throughput bench-hostile bench-load
 
