@@ -41,7 +41,7 @@ fuzz:
 # Longer runs of the hardening scenarios: the crash, full-disk and disk-fault
 # tests five times over, then the load and hostile benchmarks at full size.
 soak: build cc
-	$(GO) test -race -count=5 -run 'Kill9|FullDisk|Truncated|AllKilled|ServerKilled' ./cmd/rtpd ./cmd/rtpget
+	$(GO) test -race -count=5 -run 'Kill9|FullDisk|Truncated|AllKilled|OneKilled' ./cmd/rtpd ./cmd/rtpget
 	$(GO) run ./bench/load
 	$(GO) run ./bench/hostile -duration 2m
 
