@@ -31,8 +31,11 @@ type peer struct {
 	dial rtpurl.Dial
 	d    *Download
 
-	bytes    atomic.Int64 // payload bytes received from it
-	dupBytes atomic.Int64 // of which for endgame copies
+	bytes    atomic.Int64  // payload bytes received from it
+	dupBytes atomic.Int64  // of which for endgame copies
+	verified atomic.Int64  // bytes of it that matched the BLAKE3 tree
+	banned   chan struct{} // closed when a group it sent fails the tree
+	banOnce  sync.Once
 
 	mu      sync.Mutex
 	state   string
@@ -60,6 +63,18 @@ func (p *peer) drop(state, why string) {
 	p.gone, p.state, p.why = true, state, why
 }
 
+// caught bans the peer for bytes that do not match the tree: its sessions
+// end at once and their blocks go back to the pool. It may run on a
+// session's receive goroutine.
+func (p *peer) caught(err error) {
+	p.drop(StateBanned, fmt.Sprintf("sent bytes that do not match the BLAKE3 tree (%v)", err))
+	p.banOnce.Do(func() {
+		p.d.log.Warn("banning server: its bytes do not match the BLAKE3 tree", "server", p.dial, "err", err)
+		close(p.banned)
+	})
+	p.d.wake()
+}
+
 func (p *peer) isGone() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -79,7 +94,7 @@ func (p *peer) run(ctx context.Context) {
 			p.setState(StateDone)
 			return
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || p.isGone() {
 			return
 		}
 		if client.IsPermanent(err) || errors.Is(err, errShort) {
@@ -121,6 +136,7 @@ type fetch struct {
 	call  *client.Call
 	buf   *dupBuffer // dup only: bytes so far of the whole block
 	w     *blockWriter
+	v     *verifier // with a tree: checks the bytes before w or buf get them
 }
 
 // session runs one session until the plan is complete (nil) or it fails.
@@ -151,6 +167,9 @@ func (p *peer) session(ctx context.Context) error {
 		if f.dup {
 			pw.w, pw.dup = f.buf, &p.dupBytes
 		}
+		if f.v != nil {
+			pw.w = f.v
+		}
 		f.call = s.StartRead(tok, uint64(f.off), uint64(f.want), pw)
 		inflight[f] = struct{}{}
 		go func() { <-f.call.Done; done <- f }()
@@ -165,10 +184,17 @@ func (p *peer) session(ctx context.Context) error {
 			}
 			off, n := d.plan.span(i)
 			f := &fetch{block: i, dup: dup, off: off, want: n}
+			var sink io.Writer
 			if dup {
 				f.buf = &dupBuffer{b: make([]byte, 0, n)}
+				sink = f.buf
 			} else {
 				f.w = &blockWriter{d: d, b: &d.plan.blocks[i], off: off}
+				sink = f.w
+			}
+			if d.tree != nil {
+				f.v = &verifier{tree: d.tree, off: off, end: off + n, sink: sink, bad: p.caught,
+					passed: func(n int) { p.verified.Add(int64(n)) }}
 			}
 			start(f)
 		}
@@ -196,11 +222,15 @@ func (p *peer) session(ctx context.Context) error {
 		case <-changed:
 		case <-s.Done():
 			return s.Err()
+		case <-p.banned:
+			return errBanned
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
+
+var errBanned = errors.New("banned")
 
 // finish handles a finished READ: it completes the block, or asks for the
 // rest of it when the server sent less than asked.
@@ -228,13 +258,16 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 	p.fails = 0
 	p.mu.Unlock()
 	if c.N < f.want {
+		// The rest of the block, into the same writer (and verifier, which
+		// may hold the start of a group).
 		next := *f
 		next.off, next.want = f.off+c.N, f.want-c.N
-		if next.w != nil {
-			next.w = &blockWriter{d: d, b: f.w.b, off: next.off}
-		}
 		start(&next)
 		return nil
+	}
+	if f.v != nil && !f.v.complete() {
+		d.plan.release(f.block, p.idx, f.dup)
+		return fmt.Errorf("block %d: %d bytes not checked", f.block, f.v.end-f.v.off)
 	}
 	if f.dup {
 		return d.commitDup(f.block, p.idx, f.buf.b)
@@ -243,6 +276,7 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 	b.mu.Lock()
 	d.plan.finishLocked(f.block, p.idx, false)
 	b.mu.Unlock()
+	d.writeback(f.block)
 	return nil
 }
 
@@ -260,7 +294,18 @@ func (d *Download) commitDup(i, peer int, data []byte) error {
 		}
 	}
 	d.plan.finishLocked(i, peer, true)
+	d.writeback(i)
 	return nil
+}
+
+// writeback starts writing a finished block to disk when no in-order pass
+// reads the file back (which would do it behind itself), so the fsync
+// before the rename has little left to do.
+func (d *Download) writeback(i int) {
+	if d.noPrefix {
+		off, n := d.plan.span(i)
+		startWriteback(d.out, off, n)
+	}
 }
 
 var errLost = errors.New("another copy of the block arrived first")

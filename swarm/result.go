@@ -15,18 +15,23 @@ type Result struct {
 	Servers  []ServerResult `json:"servers"`
 	Verified []string       `json:"verified,omitempty"` // urns that matched
 	Repaired int            `json:"repaired_blocks,omitempty"`
+	TreeFrom string         `json:"tree_from,omitempty"` // the server whose BLAKE3 tree checked bytes on arrival
 }
 
 // ServerResult is one server's part.
 type ServerResult struct {
-	Server  string  `json:"server"`
-	Bytes   int64   `json:"bytes"`           // payload bytes received
-	Dup     int64   `json:"duplicate_bytes"` // of which endgame copies`
-	Rate    float64 `json:"bytes_per_second"`
-	Retries int     `json:"retries"`
-	State   string  `json:"state"`
-	Banned  bool    `json:"banned"`
-	Why     string  `json:"why,omitempty"`
+	Server string `json:"server"`
+	Bytes  int64  `json:"bytes"`           // payload bytes received
+	Dup    int64  `json:"duplicate_bytes"` // of which endgame copies
+	// Verified counts its bytes that matched the BLAKE3 tree on arrival
+	// (endgame copies that lost a race included); with a tree, no other
+	// byte of it reaches the output.
+	Verified int64   `json:"verified_bytes"`
+	Rate     float64 `json:"bytes_per_second"`
+	Retries  int     `json:"retries"`
+	State    string  `json:"state"`
+	Banned   bool    `json:"banned"`
+	Why      string  `json:"why,omitempty"`
 }
 
 // Progress is a live snapshot for a progress display.
@@ -53,13 +58,14 @@ func (d *Download) serverResults() []ServerResult {
 	for _, p := range d.peers {
 		p.mu.Lock()
 		r := ServerResult{
-			Server:  p.dial.String(),
-			Bytes:   p.bytes.Load(),
-			Dup:     p.dupBytes.Load(),
-			Retries: p.retries,
-			State:   p.state,
-			Banned:  p.state == StateBanned,
-			Why:     p.why,
+			Server:   p.dial.String(),
+			Bytes:    p.bytes.Load(),
+			Dup:      p.dupBytes.Load(),
+			Verified: p.verified.Load(),
+			Retries:  p.retries,
+			State:    p.state,
+			Banned:   p.state == StateBanned,
+			Why:      p.why,
 		}
 		p.mu.Unlock()
 		if secs > 0 {
@@ -71,7 +77,7 @@ func (d *Download) serverResults() []ServerResult {
 }
 
 func (d *Download) result() *Result {
-	r := &Result{Length: d.length, Kept: d.kept, Elapsed: time.Since(d.start), Repaired: d.repaired}
+	r := &Result{Length: d.length, Kept: d.kept, Elapsed: time.Since(d.start), Repaired: d.repaired, TreeFrom: d.treeFrom}
 	r.Seconds = r.Elapsed.Seconds()
 	r.Servers = d.serverResults()
 	for _, s := range r.Servers {

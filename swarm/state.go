@@ -10,14 +10,18 @@ import (
 
 // State is what a later run needs to resume: which blocks of the .part file
 // hold fetched bytes. It is saved only after the .part file is synced, so a
-// block it lists is on disk. Kept blocks are re-hashed, never trusted blindly:
-// a kept block that was wrong shows up as a hash mismatch and is repaired.
+// block it lists is on disk. Kept blocks are trusted only if Verified names
+// the blake3 urn whose tree this run checks against: each was checked when
+// it arrived. Otherwise they are checked against the tree when the run
+// starts, or re-hashed with the whole file: a kept block that was wrong
+// shows up as a mismatch and is fetched again or repaired.
 type State struct {
 	Version   int      `json:"version"`
 	URNs      []string `json:"urns"`
 	Length    int64    `json:"length"`
 	BlockSize int64    `json:"block_size"`
-	Done      []byte   `json:"done"` // bitmap, bit i%8 of byte i/8
+	Done      []byte   `json:"done"`               // bitmap, bit i%8 of byte i/8
+	Verified  string   `json:"verified,omitempty"` // blake3 urn whose tree checked every done block
 }
 
 func (s *State) blocks(n int) []bool {
@@ -63,8 +67,8 @@ func loadState(path string, u *rtpurl.URL) *State {
 }
 
 // saveState writes the state atomically.
-func saveState(path string, u *rtpurl.URL, length, bsize int64, done []bool) error {
-	s := State{Version: 1, URNs: urns(u), Length: length, BlockSize: bsize, Done: make([]byte, (len(done)+7)/8)}
+func saveState(path string, u *rtpurl.URL, length, bsize int64, done []bool, verified string) error {
+	s := State{Version: 1, URNs: urns(u), Length: length, BlockSize: bsize, Done: make([]byte, (len(done)+7)/8), Verified: verified}
 	for i, ok := range done {
 		if ok {
 			s.Done[i/8] |= 1 << (i % 8)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/wire"
@@ -45,6 +46,10 @@ type Config struct {
 	Backoff time.Duration
 	// SaveEvery is how often the resume state is saved. Zero means 2 s.
 	SaveEvery time.Duration
+	// NoTree turns verified streaming off: the whole file is verified at
+	// the end even when the URL names a blake3 urn whose tree a server
+	// offers. Zero means the tree is used when there is one.
+	NoTree bool
 	// Log zero means slog.Default().
 	Log *slog.Logger
 }
@@ -107,6 +112,11 @@ type Download struct {
 
 	repairSessions map[int]*repairSession // used by repair only
 	repaired       int
+
+	tree     *outboard.Tree // nil: the whole file is verified at the end
+	treeRoot urn.Hash       // the blake3 urn the tree is for
+	treeFrom string         // the server it came from
+	noPrefix bool           // nothing reads the file back in order
 }
 
 // New prepares a download of cfg.URL.
@@ -120,17 +130,18 @@ func New(cfg Config) *Download {
 		}
 	}
 	for i, s := range cfg.URL.Servers {
-		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting})
+		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting, banned: make(chan struct{})})
 	}
 	return d
 }
 
 // Run downloads into out. statePath, if not empty, names the resume state:
-// blocks it lists as done are kept (and re-hashed, not re-fetched), and it
-// is saved every SaveEvery and when Run returns. stream, if not nil,
-// receives the bytes in order as they are hashed (they are verified only
-// when Run returns nil). Run returns nil only when every hash in the URL
-// matched.
+// blocks it lists as done are kept (checked, not re-fetched), and it is
+// saved every SaveEvery and when Run returns. stream, if not nil, receives
+// the bytes in order. With a BLAKE3 tree every byte is checked before it
+// reaches out or stream; without one, or for the URL's other hashes, the
+// bytes are verified only when Run returns nil. Run returns nil only when
+// every hash in the URL matched.
 func (d *Download) Run(ctx context.Context, out Output, statePath string, stream io.Writer) (*Result, error) {
 	defer close(d.finished)
 	d.out = out
@@ -155,14 +166,21 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		d.log.Info("length probed", "bytes", length)
 	}
 	d.length = length
+	if h, ok := d.urnBLAKE3(); ok && !d.cfg.NoTree && d.cfg.BlockSize%outboard.GroupSize == 0 {
+		if d.tree = d.fetchTree(ctx, h, length); d.tree != nil {
+			d.treeRoot = h
+		}
+		if err := ctx.Err(); err != nil {
+			return d.result(), err
+		}
+	}
 	d.plan = newPlan(length, d.cfg.BlockSize, d.cfg.Hedge)
 	if st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize {
-		for i, ok := range st.blocks(len(d.plan.blocks)) {
-			if ok {
-				d.plan.markKept(i)
-			}
-		}
-		d.kept = d.plan.progress()
+		d.keep(st)
+	}
+	verified := ""
+	if d.tree != nil {
+		verified = d.treeRoot.String()
 	}
 	save := func() {
 		if statePath == "" {
@@ -172,16 +190,34 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 			d.log.Warn("sync failed", "err", err)
 			return
 		}
-		if err := saveState(statePath, d.cfg.URL, length, d.cfg.BlockSize, d.plan.doneBlocks()); err != nil {
+		if err := saveState(statePath, d.cfg.URL, length, d.cfg.BlockSize, d.plan.doneBlocks(), verified); err != nil {
 			d.log.Warn("saving resume state failed", "err", err)
 		}
 	}
 
+	// The in-order pass reads the file back to hash what the tree has not
+	// verified, and to stream; with a tree, a blake3-only URL and no
+	// stream there is nothing for it to do.
 	sums := make(chan hashResult, 1)
-	go func() {
-		s, err := urn.HashReader(&prefixReader{d: d, stream: stream}, nil, d.kinds()...)
-		sums <- hashResult{s, err}
-	}()
+	kinds := d.kinds()
+	if d.tree != nil {
+		kinds = slices.DeleteFunc(kinds, func(k urn.Kind) bool { return k == urn.BLAKE3 })
+	}
+	switch {
+	case len(kinds) > 0:
+		go func() {
+			s, err := urn.HashReader(&prefixReader{d: d, stream: stream}, nil, kinds...)
+			sums <- hashResult{s, err}
+		}()
+	case stream != nil:
+		go func() {
+			_, err := io.Copy(io.Discard, &prefixReader{d: d, stream: stream})
+			sums <- hashResult{err: err}
+		}()
+	default:
+		d.noPrefix = true
+		sums <- hashResult{}
+	}
 	var wg sync.WaitGroup
 	for _, p := range d.peers {
 		for range d.cfg.Sessions {
@@ -210,6 +246,11 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	}
 	if err := d.verify(h.sums); err != nil {
 		save()
+		if d.tree != nil {
+			// Every byte matched the blake3 urn: the URL's urns name
+			// different bytes, and no server is to blame.
+			return d.result(), fmt.Errorf("%w; the bytes match %s", err, d.treeRoot)
+		}
 		if stream != nil {
 			// The bytes are already out; they can't be taken back.
 			return d.result(), err
@@ -277,14 +318,50 @@ func (d *Download) kinds() []urn.Kind {
 	return ks
 }
 
-// verify checks the sums against every hash the URL gives.
+// verify checks the sums against every hash the URL gives; with a tree,
+// the blake3 ones were checked on arrival.
 func (d *Download) verify(s urn.Sums) error {
 	for _, h := range d.cfg.URL.Hashes {
+		if d.tree != nil && h.Kind == urn.BLAKE3 {
+			if h != d.treeRoot {
+				return fmt.Errorf("%w: want %s, got %s", ErrMismatch, h, d.treeRoot)
+			}
+			continue
+		}
 		if s.Of(h.Kind) != h.Sum {
 			return fmt.Errorf("%w: want %s, got %s", ErrMismatch, h, urn.New(h.Kind, s.Of(h.Kind)))
 		}
 	}
 	return nil
+}
+
+// keep marks the blocks the resume state lists as done. With a tree, those
+// the earlier run verified against the same tree are trusted; others are
+// read back and checked now, and fetched again if they fail. Without one,
+// the in-order pass hashes them with the rest.
+func (d *Download) keep(st *State) {
+	trust := d.tree == nil || st.Verified == d.treeRoot.String()
+	var buf []byte
+	bad := 0
+	for i, ok := range st.blocks(len(d.plan.blocks)) {
+		if !ok {
+			continue
+		}
+		if !trust {
+			if buf == nil {
+				buf = make([]byte, d.cfg.BlockSize)
+			}
+			if !d.checkKept(i, buf) {
+				bad++
+				continue
+			}
+		}
+		d.plan.markKept(i)
+	}
+	d.kept = d.plan.progress()
+	if bad > 0 {
+		d.log.Warn("kept blocks do not match the BLAKE3 tree; fetching them again", "blocks", bad)
+	}
 }
 
 // openAny opens the first of the URL's hashes the server knows.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -30,6 +31,10 @@ type testServer struct {
 	wait func(off int64) // if set, called before every ReadAt (may block)
 	read atomic.Int64    // bytes read from blobs
 	kill func()
+	// noTree makes it answer not found for trees; treeHook, if set, runs
+	// on every ReadAt of a tree and may change its bytes.
+	noTree   bool
+	treeHook func(off int64, p []byte)
 }
 
 type hookedOpener struct {
@@ -43,6 +48,28 @@ func (h hookedOpener) Open(ctx context.Context, x urn.Hash) (store.Blob, error) 
 		return nil, err
 	}
 	return hookedBlob{b, h.ts}, nil
+}
+
+func (h hookedOpener) OpenTree(ctx context.Context, x urn.Hash) (store.Blob, error) {
+	if h.ts.noTree {
+		return nil, fs.ErrNotExist
+	}
+	b, err := h.Opener.(store.TreeOpener).OpenTree(ctx, x)
+	if err != nil || h.ts.treeHook == nil {
+		return b, err
+	}
+	return hookedTree{b, h.ts}, nil
+}
+
+type hookedTree struct {
+	store.Blob
+	ts *testServer
+}
+
+func (b hookedTree) ReadAt(p []byte, off int64) (int, error) {
+	n, err := b.Blob.ReadAt(p, off)
+	b.ts.treeHook(off, p[:n])
+	return n, err
 }
 
 type hookedBlob struct {
@@ -188,7 +215,8 @@ func TestSwarmLiar(t *testing.T) {
 	// lies reach the file unless every one of its blocks loses a race.
 	var reads atomic.Int64
 	liar.hook = func(off int64, p []byte) bool { return reads.Add(1)%3 != 0 }
-	got, res, err := run(t, Config{URL: withServers(u, ts), BlockSize: 256 << 10}, "")
+	// Without the tree: this is the test of the repair.
+	got, res, err := run(t, Config{URL: withServers(u, ts), BlockSize: 256 << 10, NoTree: true}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

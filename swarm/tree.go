@@ -1,0 +1,236 @@
+package swarm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/outboard"
+	"github.com/rtp-project/rtp/urn"
+)
+
+// Verified streaming. When the URL names a blake3 urn and a server offers
+// its tree (package outboard), the tree is fetched first and checked
+// against the urn; from then on every READ payload is checked group by group
+// (16 KiB) as it arrives, and only bytes that match reach the output. A
+// group that does not match bans its sender at once (the tree was checked,
+// so the evidence is unambiguous) and its blocks go back to the pool.
+
+// maxTree bounds the tree rtpget will hold in memory: that of a 256 GiB
+// resource.
+const maxTree = 1 << 30
+
+// errTreeLength means a server's tree is for another length than the one
+// the download uses: no proof of a lie (the length may be what is wrong).
+var errTreeLength = errors.New("the server's tree is for another length")
+
+// urnBLAKE3 returns the URL's first blake3 urn.
+func (d *Download) urnBLAKE3() (urn.Hash, bool) {
+	for _, h := range d.cfg.URL.Hashes {
+		if h.Kind == urn.BLAKE3 {
+			return h, true
+		}
+	}
+	return urn.Hash{}, false
+}
+
+// fetchTree asks every server for the tree of h at once and returns the
+// first that checks out, or nil when none does (servers without trees
+// answer unsupported scheme or not found: the download then verifies the
+// whole file at the end). A server whose tree does not match h is banned.
+func (d *Download) fetchTree(ctx context.Context, h urn.Hash, n int64) *outboard.Tree {
+	if outboard.Size(n) > maxTree {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		p   *peer
+		t   *outboard.Tree
+		err error
+	}
+	answers := make(chan answer)
+	asked := 0
+	for _, p := range d.peers {
+		if p.isGone() {
+			continue
+		}
+		asked++
+		go func() {
+			t, err := d.fetchTreeFrom(ctx, p, h, n)
+			select {
+			case answers <- answer{p, t, err}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for range asked {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-ctx.Done():
+			return nil
+		}
+		switch {
+		case a.err == nil:
+			d.treeFrom = a.p.dial.String()
+			d.log.Info("verifying as bytes arrive, with the BLAKE3 tree", "from", a.p.dial, "tree_bytes", outboard.Size(n))
+			return a.t
+		case errors.Is(a.err, outboard.ErrBadTree):
+			a.p.drop(StateBanned, "its BLAKE3 tree does not match "+h.String())
+			d.log.Warn("banning server: its BLAKE3 tree does not match the urn", "server", a.p.dial)
+		default:
+			d.log.Debug("no BLAKE3 tree", "server", a.p.dial, "err", a.err)
+		}
+	}
+	d.log.Info("no server offers the BLAKE3 tree; verifying the whole file at the end")
+	return nil
+}
+
+func (d *Download) fetchTreeFrom(ctx context.Context, p *peer, h urn.Hash, n int64) (*outboard.Tree, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Stall)
+	defer cancel()
+	s, err := d.dialFn(ctx, p.dial)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	size := outboard.Size(n)
+	buf := make([]byte, size)
+	// The READs go out right behind the OPEN; they fail with its error.
+	open := s.StartOpen(outboard.URI(h))
+	const piece = 1 << 20
+	for off := int64(0); off < size; {
+		type read struct {
+			c    *client.Call
+			off  int64
+			want int64
+		}
+		var reads []read
+		for o := off; o < size && len(reads) < d.cfg.Window; o += piece {
+			k := min(piece, size-o)
+			reads = append(reads, read{s.StartRead(open.Token, uint64(o), uint64(k), &fill{p: buf[o : o+k]}), o, k})
+		}
+		if err := open.Wait(ctx); err != nil {
+			return nil, err
+		}
+		next := int64(-1)
+		for _, r := range reads {
+			if err := r.c.Wait(ctx); err != nil {
+				return nil, err
+			}
+			if next < 0 && r.c.N < r.want {
+				next = r.off + r.c.N
+			}
+		}
+		if next == off {
+			return nil, errTreeLength // shorter than Size(n)
+		}
+		if next < 0 {
+			next = reads[len(reads)-1].off + reads[len(reads)-1].want
+		}
+		off = next
+		if off >= 8 && binary.LittleEndian.Uint64(buf) != uint64(n) {
+			return nil, fmt.Errorf("%w: %d bytes, not %d", errTreeLength, binary.LittleEndian.Uint64(buf), n)
+		}
+	}
+	start := time.Now()
+	t, err := outboard.NewTree(buf, h.Sum, n)
+	d.log.Debug("tree checked", "server", p.dial, "bytes", size, "took", time.Since(start))
+	return t, err
+}
+
+// fill receives a READ's payload into p.
+type fill struct {
+	p []byte
+	n int
+}
+
+func (f *fill) Write(b []byte) (int, error) {
+	if len(b) > len(f.p)-f.n {
+		return 0, io.ErrShortBuffer
+	}
+	f.n += copy(f.p[f.n:], b)
+	return len(b), nil
+}
+
+// verifier checks one block's bytes as they arrive, in order, across the
+// READs that fetch it, and passes on only whole groups that match the tree.
+// The bytes of a group still incomplete wait in buf.
+type verifier struct {
+	tree   *outboard.Tree
+	off    int64 // where buf starts: a group boundary
+	end    int64 // the block's end
+	buf    []byte
+	sink   io.Writer // the block in the file, or an endgame copy
+	passed func(n int)
+	bad    func(error)
+	err    error
+}
+
+func (v *verifier) Write(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		g := int(min(outboard.GroupSize, v.end-v.off))
+		if len(v.buf) == 0 && len(p) >= g {
+			// Whole groups straight from p.
+			k := int(min(int64(len(p)), v.end-v.off))
+			if int64(k) < v.end-v.off {
+				k -= k % outboard.GroupSize
+			}
+			if err := v.pass(p[:k]); err != nil {
+				return 0, err
+			}
+			p = p[k:]
+			continue
+		}
+		if v.buf == nil {
+			v.buf = make([]byte, 0, outboard.GroupSize)
+		}
+		k := min(g-len(v.buf), len(p))
+		v.buf = append(v.buf, p[:k]...)
+		p = p[k:]
+		if len(v.buf) == g {
+			if err := v.pass(v.buf); err != nil {
+				return 0, err
+			}
+			v.buf = v.buf[:0]
+		}
+	}
+	return n, nil
+}
+
+func (v *verifier) pass(q []byte) error {
+	if err := v.tree.Check(v.off, q); err != nil {
+		v.err = err
+		v.bad(err)
+		return err
+	}
+	if _, err := v.sink.Write(q); err != nil {
+		v.err = err
+		return err
+	}
+	v.off += int64(len(q))
+	v.passed(len(q))
+	return nil
+}
+
+// complete reports whether every byte of the block has passed.
+func (v *verifier) complete() bool { return v.off == v.end }
+
+// checkKept checks a block kept from an earlier run that did not verify it
+// against the tree, reading it back from the output.
+func (d *Download) checkKept(i int, buf []byte) bool {
+	off, n := d.plan.span(i)
+	if _, err := d.out.ReadAt(buf[:n], off); err != nil {
+		return false
+	}
+	return d.tree.Check(off, buf[:n]) == nil
+}
