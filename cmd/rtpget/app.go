@@ -32,6 +32,7 @@ const (
 	flagStall    = "stall"
 	flagSessions = "sessions"
 	flagWindow   = "window"
+	flagNoTree   = "no-tree"
 )
 
 func envVar(flag string) []string {
@@ -59,6 +60,7 @@ func getApp() *cli.App {
 			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long", EnvVars: envVar(flagStall)},
 			&cli.IntFlag{Name: flagSessions, Value: 1, Usage: "sessions per server (QUIC streams or connections)", EnvVars: envVar(flagSessions)},
 			&cli.IntFlag{Name: flagWindow, Value: 8, Usage: "READs of 1 MiB in flight per session", EnvVars: envVar(flagWindow)},
+			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
 			&cli.StringSliceFlag{Name: flagPin, Usage: "accept a TLS/QUIC server certificate by its SHA-256 fingerprint (hex, as rtpd logs it) instead of a CA, repeatable", EnvVars: envVar(flagPin)},
 			&cli.StringFlag{Name: flagCA, Usage: "PEM file of CA certificates to trust for TLS and QUIC instead of the system roots", EnvVars: envVar(flagCA)},
@@ -108,6 +110,7 @@ func get(c *cli.Context) error {
 		cfg: swarm.Config{
 			URL: u, Client: opts, Log: log,
 			Stall: c.Duration(flagStall), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
+			NoTree: c.Bool(flagNoTree),
 		},
 	}
 	if err := j.run(c.Context); err != nil {

@@ -52,7 +52,9 @@ func TestLiarBanned(t *testing.T) {
 	u.Servers = []rtpurl.Dial{lie}
 	url := addServers(u, honest1, honest2)
 	out := filepath.Join(t.TempDir(), "f.bin")
-	r, stderr, code := summary(t, "-o", out, url)
+	// Without the tree, which would catch it on arrival: this tests the
+	// repair (see tree_test.go for the tree).
+	r, stderr, code := summary(t, "--no-tree", "-o", out, url)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
