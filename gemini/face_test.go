@@ -94,6 +94,9 @@ func TestFace(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "isos", "old", "b.iso"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, "isos", "line\nbreak"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, "top"), nil, 0o644)
+	os.MkdirAll(filepath.Join(dir, ".hidden"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".hidden", "key"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "isos", ".dot"), nil, 0o644)
 	_, port := serveFace(t, dir, "127.0.0.1:0", newCert(t))
 	name := fmt.Sprintf("gemini+rtp://localhost:%d/isos/a.iso", port)
 
@@ -129,15 +132,17 @@ func TestFace(t *testing.T) {
 			t.Errorf("listing lacks %q:\n%s", line, list)
 		}
 	}
-	if strings.Contains(list, "b.iso") || strings.Contains(list, "top") {
+	if strings.Contains(list, "b.iso") || strings.Contains(list, "top") || strings.Contains(list, ".dot") {
 		t.Errorf("listing shows what is not directly in the folder:\n%s", list)
 	}
-	if top := raw(t, port, fmt.Sprintf("gemini+rtp://localhost:%d", port)); !strings.HasPrefix(top, "20 text/gemini\r\n# /\n") || !strings.Contains(top, "/top top (0 bytes)") {
+	if top := raw(t, port, fmt.Sprintf("gemini+rtp://localhost:%d", port)); !strings.HasPrefix(top, "20 text/gemini\r\n# /\n") || !strings.Contains(top, "/top top (0 bytes)") || strings.Contains(top, "hidden") {
 		t.Errorf("top listing:\n%s", top)
 	}
 
 	for line, status := range map[string]string{
 		fmt.Sprintf("gemini://localhost:%d/nope", port):             "51 ",
+		fmt.Sprintf("gemini://localhost:%d/.hidden/key", port):      "31 ",
+		fmt.Sprintf("gemini://localhost:%d/.hidden/", port):         "20 ",
 		fmt.Sprintf("gemini://localhost:%d/isos/a.iso/", port):      "51 ",
 		fmt.Sprintf("gemini://localhost:%d/../../etc/passwd", port): "51 ",
 		"https://localhost/isos/a.iso":                              "53 ",

@@ -22,7 +22,8 @@ import (
 //     31 and its rtp: URL (blake3 and sha256 urns, length, the advertised
 //     servers, dn);
 //   - the same for a folder (or a path ending in /): 20 text/gemini, a
-//     listing of gemini+rtp:// links, each file's rtp: URL under its link;
+//     listing of gemini+rtp:// links, each file's rtp: URL under its link,
+//     dot-files left out;
 //   - a file changed since it was hashed: 40, until the rescan it triggers
 //     has hashed it again;
 //   - anything else under HOST: 51; another scheme: 53; a user part: 59.
@@ -136,6 +137,11 @@ func (s *Server) listing(ctx context.Context, w gmi.ResponseWriter, u *url.URL, 
 			}
 		}
 		name := strings.TrimPrefix(e.Path, prefix)
+		// Like most Gemini servers, list no dot-files (an index folder kept
+		// inside the served one, say); they still answer by path.
+		if strings.HasPrefix(name, ".") || strings.Contains(name, "/.") {
+			return nil
+		}
 		// Entries come in path order, so a subfolder's are together.
 		if dir, _, sub := strings.Cut(name, "/"); sub {
 			if dir != lastDir {
