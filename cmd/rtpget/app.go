@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/swarm"
 )
@@ -33,6 +34,8 @@ const (
 	flagSessions = "sessions"
 	flagWindow   = "window"
 	flagNoTree   = "no-tree"
+	flagResolve  = "resolve"
+	flagKnown    = "known-hosts"
 )
 
 func envVar(flag string) []string {
@@ -44,8 +47,8 @@ func usageError(_ *cli.Context, err error, _ bool) error { return cli.Exit(err.E
 func getApp() *cli.App {
 	return &cli.App{
 		Name:         "rtpget",
-		Usage:        "download a file by hash from the servers an rtp: URL lists, verified",
-		ArgsUsage:    "'rtp:?u=urn:sha256:…&l=…&s=tcp!host!7777'",
+		Usage:        "download a file by hash from the servers an rtp: URL lists, verified; or first resolve a gemini+rtp:// name to its rtp: URL",
+		ArgsUsage:    "'rtp:?u=urn:sha256:…&l=…&s=tcp!host!7777' | gemini+rtp://host[:port]/path",
 		OnUsageError: usageError,
 		// -vv, -qk and the like.
 		UseShortOptionHandling: true,
@@ -61,7 +64,9 @@ func getApp() *cli.App {
 			&cli.IntFlag{Name: flagSessions, Value: 1, Usage: "sessions per server (QUIC streams or connections)", EnvVars: envVar(flagSessions)},
 			&cli.IntFlag{Name: flagWindow, Value: 8, Usage: "READs of 1 MiB in flight per session", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
-			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
+			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates, nor a Gemini server's against known hosts (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
+			&cli.BoolFlag{Name: flagResolve, Usage: "print the rtp: URL a gemini+rtp:// name resolves to, and download nothing", EnvVars: envVar(flagResolve)},
+			&cli.StringFlag{Name: flagKnown, Usage: "file pinning Gemini servers' certificates on first use (default $XDG_CONFIG_HOME/rtpget/known_hosts)", EnvVars: envVar(flagKnown)},
 			&cli.StringSliceFlag{Name: flagPin, Usage: "accept a TLS/QUIC server certificate by its SHA-256 fingerprint (hex, as rtpd logs it) instead of a CA, repeatable", EnvVars: envVar(flagPin)},
 			&cli.StringFlag{Name: flagCA, Usage: "PEM file of CA certificates to trust for TLS and QUIC instead of the system roots", EnvVars: envVar(flagCA)},
 		},
@@ -71,9 +76,16 @@ func getApp() *cli.App {
 
 func get(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return cli.Exit("want one rtp: URL", 2)
+		return cli.Exit("want one rtp: URL or gemini+rtp:// name", 2)
 	}
-	u, err := rtpurl.Parse(c.Args().First())
+	arg := c.Args().First()
+	var u *rtpurl.URL
+	var err error
+	if gemini.IsName(arg) {
+		_, err = gemini.ParseName(arg)
+	} else {
+		u, err = rtpurl.Parse(arg)
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -97,6 +109,16 @@ func get(c *cli.Context) error {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	raw := arg
+	if u == nil {
+		if raw, u, err = resolve(c, log, arg); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+	}
+	if c.Bool(flagResolve) {
+		fmt.Println(raw)
+		return nil
+	}
 	for _, s := range u.Skipped {
 		log.Warn("skipping a server with an unknown protocol", "s", s)
 	}
@@ -138,6 +160,25 @@ func clientOptions(c *cli.Context) (*client.Options, error) {
 		}
 	}
 	return &client.Options{TLS: conf, Pins: pins}, nil
+}
+
+// resolve asks the name's Gemini server for its rtp: URL, with the stall
+// timeout as the limit of each request.
+func resolve(c *cli.Context, log *slog.Logger, name string) (string, *rtpurl.URL, error) {
+	r := &gemini.Resolver{Timeout: c.Duration(flagStall), Log: log}
+	if !c.Bool(flagInsecure) {
+		kh, err := gemini.OpenKnownHosts(c.String(flagKnown))
+		if err != nil {
+			return "", nil, err
+		}
+		r.KnownHosts = kh
+	}
+	raw, u, err := r.Resolve(c.Context, name)
+	if err != nil {
+		return "", nil, err
+	}
+	log.Info("resolved", "name", name, "url", raw)
+	return raw, u, nil
 }
 
 // outputName picks -o, else the URL's dn (its base name only), else the hex
