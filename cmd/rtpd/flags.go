@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/rtpurl"
 )
 
@@ -29,6 +30,8 @@ const (
 	flagHashWorkers = "hash-workers"
 	flagHash        = "hash"
 	flagNoTrees     = "no-trees"
+	flagGemini      = "gemini"
+	flagAdvertise   = "advertise"
 )
 
 func envVar(flag string) []string {
@@ -55,6 +58,26 @@ func parseDials(flag string, vals []string) ([]rtpurl.Dial, error) {
 		d, err := rtpurl.ParseDial(v)
 		if err != nil {
 			return nil, cli.Exit(fmt.Sprintf("--%s: %v", flag, err), 2)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// parseGeminiDials parses --gemini values: tcp!host[!port] (tls! means the
+// same, Gemini being TLS over TCP), the port 1965 when omitted.
+func parseGeminiDials(vals []string) ([]rtpurl.Dial, error) {
+	var ds []rtpurl.Dial
+	for _, v := range vals {
+		d, err := rtpurl.ParseDial(v)
+		if err == nil && d.Proto == rtpurl.QUIC {
+			err = fmt.Errorf("dial string %q: Gemini runs over TCP: want tcp!host!port", v)
+		}
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("--%s: %v", flagGemini, err), 2)
+		}
+		if strings.Count(v, "!") == 1 {
+			d.Port = gemini.DefaultPort
 		}
 		ds = append(ds, d)
 	}

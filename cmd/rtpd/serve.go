@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rtp-project/rtp/gemini"
+	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
 )
@@ -34,6 +38,8 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: flagMaxPerHost, Value: 256, Usage: "sessions per remote address", EnvVars: envVar(flagMaxPerHost)},
 			&cli.DurationFlag{Name: flagIdleTimeout, Value: 2 * time.Minute, Usage: "close a session with nothing in flight after this long", EnvVars: envVar(flagIdleTimeout)},
 			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs)", EnvVars: envVar(flagHashWorkers)},
+			&cli.StringSliceFlag{Name: flagGemini, Usage: "dial string to serve names on over Gemini (tcp!host!port, TLS with rtpd's certificate, port 1965 if omitted), repeatable: gemini+rtp://HOST/PATH redirects to the rtp: URL of the file now at PATH", EnvVars: envVar(flagGemini)},
+			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini face hands out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
 			&cli.BoolFlag{Name: flagNoTrees, Usage: "do not build or serve BLAKE3 trees (clients then verify whole files only)", EnvVars: envVar(flagNoTrees)},
 			logLevelFlag(),
 		},
@@ -52,6 +58,17 @@ func serve(c *cli.Context) error {
 	dials, err := parseDials(flagListen, c.StringSlice(flagListen))
 	if err != nil {
 		return err
+	}
+	geminiDials, err := parseGeminiDials(c.StringSlice(flagGemini))
+	if err != nil {
+		return err
+	}
+	advertise, err := parseDials(flagAdvertise, c.StringSlice(flagAdvertise))
+	if err != nil {
+		return err
+	}
+	if len(advertise) > 0 && len(geminiDials) == 0 {
+		return cli.Exit(fmt.Sprintf("--%s is for the Gemini face: give --%s too", flagAdvertise, flagGemini), 2)
 	}
 	for _, pos := range []string{flagMaxRead, flagMaxTokens, flagMaxInflight, flagMaxSessions, flagMaxPerHost} {
 		if c.Int(pos) <= 0 {
@@ -100,32 +117,46 @@ func serve(c *cli.Context) error {
 			l.Close()
 		}
 	}()
-	if needTLS || c.String(flagTLSCert) != "" {
-		cert, fp, err := server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), disk.IndexDir())
+	var cert tls.Certificate
+	var tlsConf *tls.Config // tcp listeners ignore it
+	if needTLS || len(geminiDials) > 0 || c.String(flagTLSCert) != "" {
+		var fp string
+		cert, fp, err = server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), disk.IndexDir())
 		if err != nil {
 			return fmt.Errorf("tls certificate: %w", err)
 		}
 		log.Info("tls certificate", "sha256", fp)
-		tlsConf := server.TLSConfig(cert)
-		for _, d := range dials {
-			l, err := srv.Listen(d, tlsConf)
-			if err != nil {
-				return fmt.Errorf("listen on %s: %w", d, err)
-			}
-			lns = append(lns, l)
+		tlsConf = server.TLSConfig(cert)
+	}
+	for _, d := range dials {
+		l, err := srv.Listen(d, tlsConf)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", d, err)
 		}
-	} else {
-		for _, d := range dials {
-			l, err := srv.Listen(d, nil)
-			if err != nil {
-				return fmt.Errorf("listen on %s: %w", d, err)
-			}
-			lns = append(lns, l)
+		lns = append(lns, l)
+	}
+	if len(advertise) == 0 {
+		for _, l := range lns {
+			advertise = append(advertise, l.Dial)
 		}
+	}
+	face := gemini.NewServer(gemini.ServerConfig{Index: disk, Cert: cert, Advertise: advertise, Log: log})
+	var gls []net.Listener
+	defer func() {
+		for _, l := range gls {
+			l.Close()
+		}
+	}()
+	for _, d := range geminiDials {
+		l, err := face.Listen(d)
+		if err != nil {
+			return fmt.Errorf("gemini: listen on %s: %w", d, err)
+		}
+		gls = append(gls, l)
 	}
 
 	go disk.Watch(ctx, c.Duration(flagRescan))
-	errc := make(chan error, len(lns))
+	errc := make(chan error, len(lns)+len(gls))
 	var wg sync.WaitGroup
 	for _, l := range lns {
 		log.Info("listening on "+l.Dial.String(), "dial", l.Dial.String())
@@ -135,6 +166,19 @@ func serve(c *cli.Context) error {
 			errc <- srv.ServeListener(ctx, l)
 		}()
 	}
+	for _, l := range gls {
+		d := rtpurl.DialFromAddr(rtpurl.TCP, l.Addr()).String()
+		log.Info("serving gemini+rtp:// names on "+d, "gemini", d, "advertise", fmt.Sprint(advertise))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Serve closes l; it returns when ctx is done or Shutdown stops it.
+			if err := face.Serve(ctx, l); ctx.Err() == nil {
+				errc <- fmt.Errorf("gemini: %w", err)
+			}
+		}()
+	}
+	gls = nil
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -144,6 +188,7 @@ func serve(c *cli.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	face.Shutdown(sctx)
 	wg.Wait()
 	lns = nil
 	if err != nil && !errors.Is(err, server.ErrServerClosed) {

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lukechampine.com/blake3"
+
+	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/urn"
+)
+
+// sClient sends one Gemini request line with openssl s_client, a client
+// nobody here wrote, and returns what the server answered.
+func sClient(t *testing.T, port int, line string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-quiet", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-servername", "localhost")
+	cmd.Stdin = strings.NewReader(line + "\r\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil && stdout.Len() == 0 {
+		t.Fatalf("openssl s_client %s: %v\n%s", line, err, stderr.String())
+	}
+	return stdout.String()
+}
+
+func randomFile(t *testing.T, name string, n int) []byte {
+	t.Helper()
+	data := make([]byte, n)
+	rand.Read(data)
+	os.MkdirAll(filepath.Dir(name), 0o755)
+	// Replace by rename, as a publisher would.
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestGeminiFace is the acceptance 2: rtpd's Gemini face, asked
+// with openssl s_client, answers 31 with the file's rtp: URL and 20 with a
+// listing; rtpget resolves the name and downloads through it; once the file
+// at the path is replaced, the same name yields the new hash.
+func TestGeminiFace(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("openssl is needed for this test (Debian package openssl)")
+	}
+	blobs := t.TempDir()
+	film := filepath.Join(blobs, "pub", "film.bin")
+	data := randomFile(t, film, 3<<20)
+	os.WriteFile(filepath.Join(blobs, "pub", "readme.txt"), []byte("hello\n"), 0o644)
+	gport := rtpdtest.FreePort(t)
+	s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
+		"--listen", "tcp!127.0.0.1!0", "--gemini", fmt.Sprintf("tcp!127.0.0.1!%d", gport), "--rescan", "1s")
+	name := fmt.Sprintf("gemini+rtp://localhost:%d/pub/film.bin", gport)
+
+	out := sClient(t, gport, name)
+	meta, ok := strings.CutPrefix(out, "31 ")
+	if !ok || !strings.HasSuffix(meta, "\r\n") {
+		t.Fatalf("s_client %s: %q, want 31 rtp:…", name, out)
+	}
+	meta = strings.TrimSuffix(meta, "\r\n")
+	u, err := rtpurl.Parse(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := hashesOf(data); fmt.Sprint(u.Hashes) != fmt.Sprint(want) || u.Length != int64(len(data)) || u.Name != "film.bin" {
+		t.Errorf("31 %s: want hashes %v, l=%d, dn=film.bin", meta, want, len(data))
+	}
+	if len(u.Servers) != 1 || u.Servers[0].String() != s.Dials[0] {
+		t.Errorf("31 %s: want s=%s", meta, s.Dials[0])
+	}
+	t.Logf("s_client %s -> 31 %s", name, meta)
+
+	list := sClient(t, gport, fmt.Sprintf("gemini+rtp://localhost:%d/pub/", gport))
+	wantLink := fmt.Sprintf("=> %s film.bin (%d bytes)\n%s\n", name, len(data), meta)
+	if !strings.HasPrefix(list, "20 text/gemini\r\n") || !strings.Contains(list, wantLink) || !strings.Contains(list, "/pub/readme.txt readme.txt (6 bytes)\n") {
+		t.Errorf("listing:\n%s\nwant a link %q", list, wantLink)
+	}
+	t.Logf("s_client gemini+rtp://localhost:%d/pub/ ->\n%s", gport, list)
+	if got := sClient(t, gport, fmt.Sprintf("gemini://localhost:%d/pub/nope", gport)); !strings.HasPrefix(got, "51 ") {
+		t.Errorf("unknown path: %q, want 51", got)
+	}
+
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	stdout, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "--resolve", name)
+	if code != 0 || strings.TrimSpace(stdout) != meta {
+		t.Fatalf("rtpget --resolve: exit %d, %q %s; want %s", code, stdout, stderr, meta)
+	}
+	dest := filepath.Join(t.TempDir(), "film.bin")
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", dest, name); code != 0 {
+		t.Fatalf("rtpget %s: exit %d: %s", name, code, stderr)
+	}
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, data) {
+		t.Fatal("download through the Gemini face differs")
+	}
+
+	// Replace the file: the name follows once rtpd has hashed the new bytes.
+	newData := randomFile(t, film, 2<<20)
+	start := time.Now()
+	var newMeta string
+	var sawChanged bool
+	for deadline := start.Add(30 * time.Second); newMeta == ""; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the name still resolves to the old hash 30 s after the file was replaced\n%s", s.Log())
+		}
+		stdout, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "--resolve", name)
+		switch {
+		case code == 1 && strings.Contains(stderr, "status 40"):
+			sawChanged = true
+		case code != 0:
+			t.Fatalf("rtpget --resolve after the replace: exit %d: %s", code, stderr)
+		case strings.TrimSpace(stdout) != meta:
+			newMeta = strings.TrimSpace(stdout)
+		}
+	}
+	t.Logf("after the replace the name resolved to the new hash in %v (a 40 answer seen first: %v)", time.Since(start).Round(time.Millisecond), sawChanged)
+	nu, err := rtpurl.Parse(newMeta)
+	if err != nil || fmt.Sprint(nu.Hashes) != fmt.Sprint(hashesOf(newData)) || nu.Length != int64(len(newData)) {
+		t.Fatalf("after the replace: %s (%v), want hashes %v", newMeta, err, hashesOf(newData))
+	}
+	os.Remove(dest)
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", dest, name); code != 0 {
+		t.Fatalf("rtpget after the replace: exit %d: %s", code, stderr)
+	}
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, newData) {
+		t.Fatal("download after the replace differs from the new file")
+	}
+}
+
+func hashesOf(data []byte) []urn.Hash {
+	return []urn.Hash{urn.New(urn.BLAKE3, blake3.Sum256(data)), urn.New(urn.SHA256, sha256.Sum256(data))}
+}
+
+func TestGeminiFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"serve", "--gemini", "quic!127.0.0.1!1965", dir},
+		{"serve", "--gemini", "tcp!127.0.0.1!port", dir},
+		{"serve", "--advertise", "tcp!example.org!7777", dir},
+		{"serve", "--gemini", "tcp!127.0.0.1", "--advertise", "udp!x!1", dir},
+	} {
+		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
+		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "rtpd: ") {
+			t.Errorf("rtpd %v: exit %d, stderr %q; want 2 and one line", args, code, stderr)
+		}
+	}
+}
