@@ -9,6 +9,9 @@
 //	b, err := d.Open(ctx, h)                   // errors.Is(err, fs.ErrNotExist) when unknown
 //	defer b.Close()
 //
+// Disk also builds each file's BLAKE3 tree in the same pass and serves it
+// through OpenTree (TreeOpener), for clients that check bytes as they arrive.
+//
 // A Blob is only good while its file is unchanged: every ReadAt checks the
 // file's size, mtime, ctime and inode after reading and fails with ErrChanged
 // instead of returning bytes that may not match the hash.

@@ -14,9 +14,15 @@
 // copies of blocks still in flight elsewhere (endgame) and the first copy to
 // arrive wins; the other is discarded.
 //
+// With a blake3 urn and a server that offers its tree (package outboard),
+// the tree is fetched and checked first, and every payload is checked in
+// 16 KiB groups on arrival: only matching bytes reach the output, and a
+// server that sends one bad group is banned at once.
+//
 // Blocks are written to the output as they arrive; the contiguous prefix is
-// read back and hashed (sha256 and blake3) as it grows, so the hash is ready
-// when the last block lands. If it does not match, every block is fetched
-// again from a different server than the one that sent it, blocks that
-// differ are replaced, and the servers whose blocks were wrong are banned.
+// read back and hashed (sha256, and blake3 when there is no tree) as it
+// grows, so the hash is ready when the last block lands. If it does not
+// match, every block is fetched again from a different server than the one
+// that sent it, blocks that differ are replaced, and the servers whose
+// blocks were wrong are banned.
 package swarm
