@@ -25,6 +25,7 @@ const (
 	flagMaxSessions = "max-sessions"
 	flagMaxPerHost  = "max-sessions-per-host"
 	flagIdleTimeout = "idle-timeout"
+	flagHandshake   = "handshake-timeout"
 	flagLogLevel    = "log-level"
 	flagServer      = "server"
 	flagHashWorkers = "hash-workers"

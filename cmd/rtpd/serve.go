@@ -37,6 +37,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: flagMaxSessions, Value: 4096, Usage: "sessions across all listeners", EnvVars: envVar(flagMaxSessions)},
 			&cli.IntFlag{Name: flagMaxPerHost, Value: 256, Usage: "sessions per remote address", EnvVars: envVar(flagMaxPerHost)},
 			&cli.DurationFlag{Name: flagIdleTimeout, Value: 2 * time.Minute, Usage: "close a session with nothing in flight after this long", EnvVars: envVar(flagIdleTimeout)},
+			&cli.DurationFlag{Name: flagHandshake, Value: 10 * time.Second, Usage: "close a TLS or QUIC connection whose handshake takes longer", EnvVars: envVar(flagHandshake)},
 			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs)", EnvVars: envVar(flagHashWorkers)},
 			&cli.StringSliceFlag{Name: flagGemini, Usage: "dial string to serve names on over Gemini (tcp!host!port, TLS with rtpd's certificate, port 1965 if omitted), repeatable: gemini+rtp://HOST/PATH redirects to the rtp: URL of the file now at PATH", EnvVars: envVar(flagGemini)},
 			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini face hands out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
@@ -75,8 +76,10 @@ func serve(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
-	if c.Duration(flagRescan) <= 0 || c.Duration(flagIdleTimeout) <= 0 {
-		return cli.Exit(fmt.Sprintf("--%s and --%s must be positive", flagRescan, flagIdleTimeout), 2)
+	for _, pos := range []string{flagRescan, flagIdleTimeout, flagHandshake} {
+		if c.Duration(pos) <= 0 {
+			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
+		}
 	}
 	ctx := c.Context
 
@@ -105,6 +108,7 @@ func serve(c *cli.Context) error {
 		MaxSessions:        c.Int(flagMaxSessions),
 		MaxSessionsPerHost: c.Int(flagMaxPerHost),
 		IdleTimeout:        c.Duration(flagIdleTimeout),
+		HandshakeTimeout:   c.Duration(flagHandshake),
 		Logger:             log,
 	})
 	needTLS := false
