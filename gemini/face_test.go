@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,9 +174,13 @@ func geminiServer(t *testing.T, cert tls.Certificate, h gmi.HandlerFunc) int {
 
 func TestResolve(t *testing.T) {
 	const target = "rtp:?u=urn:sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855&l=0&s=tcp!127.0.0.1!7777"
+	var mu sync.Mutex
 	var seen []string
+	requests := func() []string { mu.Lock(); defer mu.Unlock(); s := seen; seen = nil; return s }
 	port := geminiServer(t, newCert(t), func(_ context.Context, w gmi.ResponseWriter, r *gmi.Request) {
+		mu.Lock()
 		seen = append(seen, r.URL.String())
+		mu.Unlock()
 		switch {
 		case r.URL.Scheme != "gemini":
 			w.WriteHeader(gmi.StatusProxyRequestRefused, "No proxying to non-Gemini content!")
@@ -201,21 +206,20 @@ func TestResolve(t *testing.T) {
 	ctx := context.Background()
 	base := fmt.Sprintf("localhost:%d", port)
 
-	seen = nil
 	got, u, err := r.Resolve(ctx, "gemini+rtp://"+base+"/hop")
 	if err != nil || got != target || u.Length != 0 {
 		t.Fatalf("Resolve(hop) = %q, %v, %v", got, u, err)
 	}
-	if want := []string{"gemini+rtp://" + base + "/hop", "gemini://" + base + "/hop", "gemini://" + base + "/file"}; fmt.Sprint(seen) != fmt.Sprint(want) {
-		t.Errorf("requests %q, want %q", seen, want)
+	want := []string{"gemini+rtp://" + base + "/hop", "gemini://" + base + "/hop", "gemini://" + base + "/file"}
+	if got := requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q", got, want)
 	}
 
-	seen = nil
 	if _, _, err := r.Resolve(ctx, "gemini://"+base+"/loop"); !errors.Is(err, ErrTooManyRedirects) || !strings.Contains(err.Error(), "after 5") {
 		t.Errorf("loop: %v", err)
 	}
-	if len(seen) != MaxRedirects {
-		t.Errorf("loop: %d requests, want %d", len(seen), MaxRedirects)
+	if n := len(requests()); n != MaxRedirects {
+		t.Errorf("loop: %d requests, want %d", n, MaxRedirects)
 	}
 	if _, _, err := r.Resolve(ctx, "gemini://"+base+"/away"); !errors.Is(err, ErrNotRTP) || !strings.Contains(err.Error(), "https://example.org/file.iso") {
 		t.Errorf("away: %v", err)
