@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load clean
+.PHONY: all build demo test cc deps vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load clean
 
 all: build
 
@@ -18,7 +18,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 
 # The tests run under the race detector, which needs cgo and so a C compiler.
-test: vet build cc
+test: vet build cc deps
 	$(GO) test -race -count=1 ./...
 
 cc:
@@ -26,12 +26,20 @@ cc:
 		$$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
 		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq gcc libc6-dev >/dev/null; }
 
+# The Gemini interop tests run molly-brown and openssl s_client (Debian).
+deps:
+	@missing=; for p in molly-brown openssl; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	test -z "$$missing" || { echo "installing$$missing for the Gemini tests"; \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+
 # Every fuzz target, as package:Function. CI runs their seed corpora
 # (testdata/fuzz/ in each package) as ordinary tests; `make fuzz` fuzzes
 # each for FUZZTIME.
 FUZZTIME ?= 60s
 FUZZ_TARGETS = wire:FuzzReadRequest wire:FuzzReadResponse urn:FuzzParse \
-	rtpurl:FuzzParse rtpurl:FuzzParseDial server:FuzzSession
+	rtpurl:FuzzParse rtpurl:FuzzParseDial server:FuzzSession gemini:FuzzServeGemini
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; echo "== ./$$pkg $$fn for $(FUZZTIME)"; \
