@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,6 +159,19 @@ func TestGeminiFlags(t *testing.T) {
 		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
 		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "rtpd: ") {
 			t.Errorf("rtpd %v: exit %d, stderr %q; want 2 and one line", args, code, stderr)
+		}
+	}
+}
+
+// TestGeminiShutdown: SIGTERM stops the Gemini face with the rest, exit 0.
+func TestGeminiShutdown(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
+	for range 3 {
+		s := rtpdtest.Start(t, dir, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0")
+		s.Signal(syscall.SIGTERM)
+		if code := s.Wait(); code != 0 || !strings.Contains(s.Log(), "shutting down") {
+			t.Fatalf("rtpd --gemini exited %d after SIGTERM, want 0\n%s", code, s.Log())
 		}
 	}
 }
