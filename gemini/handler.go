@@ -24,8 +24,8 @@ import (
 //   - the same for a folder (or a path ending in /): 20 text/gemini, a
 //     listing of gemini+rtp:// links, each file's rtp: URL under its link,
 //     dot-files left out;
-//   - a file changed since it was hashed: 40, until the rescan it triggers
-//     has hashed it again;
+//   - a file changed since it was hashed, or not hashed yet: 40, until the
+//     rescan it triggers has hashed it;
 //   - anything else under HOST: 51; another scheme: 53; a user part: 59.
 //
 // Any HOST is answered: rtpd does not know every name it is reached by.
@@ -51,7 +51,7 @@ func (s *Server) ServeGemini(ctx context.Context, w gmi.ResponseWriter, r *gmi.R
 			s.redirect(w, u, e)
 			return
 		case errors.Is(err, store.ErrChanged):
-			w.WriteHeader(gmi.StatusTemporaryFailure, "The file changed since it was hashed; try again in a few seconds")
+			w.WriteHeader(gmi.StatusTemporaryFailure, "The file is being hashed; try again in a few seconds")
 			return
 		case !errors.Is(err, fs.ErrNotExist):
 			s.log.Warn("gemini lookup failed", "path", rel, "err", err)

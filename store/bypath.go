@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -13,9 +14,10 @@ import (
 // bytes a path holds now. It is optional: find it by type assertion.
 type PathIndex interface {
 	// Lookup returns the entry at path (slash-separated, relative to the
-	// served folder). A path not indexed wraps fs.ErrNotExist. A file that
-	// changed since it was hashed fails with ErrChanged, and a rescan is
-	// requested: its entry names bytes the file no longer holds.
+	// served folder). A path with no file to serve wraps fs.ErrNotExist. A
+	// file that changed since it was hashed, or is not hashed yet (new, or
+	// being hashed again), wraps ErrChanged, and a rescan is requested: the
+	// index has no entry for the bytes the file holds now.
 	Lookup(ctx context.Context, path string) (Entry, error)
 	// ListUnder calls fn, in path order, for every entry below the folder
 	// dir ("" for the whole tree), stopping at fn's first error.
@@ -45,7 +47,7 @@ func (d *Disk) Lookup(ctx context.Context, path string) (Entry, error) {
 		return Entry{}, err
 	}
 	if !found {
-		return Entry{}, notFound(path)
+		return Entry{}, d.unhashed(path)
 	}
 	// The same check as Open's: the scan indexed a symlink by its target, a
 	// regular file by itself, and Root.Stat gives both that way.
@@ -55,6 +57,28 @@ func (d *Disk) Lookup(ctx context.Context, path string) (Entry, error) {
 		return Entry{}, ErrChanged
 	}
 	return e, nil
+}
+
+// unhashed tells a file the index has yet to hash (a scan drops a changed
+// file's entry before hashing it again) from a path with nothing to serve.
+func (d *Disk) unhashed(path string) error {
+	name := filepath.FromSlash(path)
+	abs := filepath.Join(d.dir, name)
+	if abs == d.indexDir || strings.HasPrefix(abs, d.indexDir+string(filepath.Separator)) {
+		return notFound(path)
+	}
+	fi, err := d.root.Stat(name)
+	if err != nil || !fi.Mode().IsRegular() {
+		return notFound(path)
+	}
+	// A file the scan cannot read is never indexed: not found, not "soon".
+	f, err := d.root.Open(name)
+	if err != nil {
+		return notFound(path)
+	}
+	f.Close()
+	d.Rescan()
+	return fmt.Errorf("%s: not hashed yet: %w", path, ErrChanged)
 }
 
 // ListUnder calls fn for every entry below dir; see PathIndex.

@@ -25,7 +25,7 @@ func TestLookupAndListUnder(t *testing.T) {
 	if err != nil || e.Size != 200 || e.Hashes()[1] != sha(two) {
 		t.Fatalf("Lookup(a/b/two) = %+v, %v", e, err)
 	}
-	for _, p := range []string{"a", "a/", "nope", "/a/one", ".rtpd/index.db"} {
+	for _, p := range []string{"a", "a/", "nope", "/a/one", ".rtpd/index.db", "../x"} {
 		if _, err := d.Lookup(ctx, p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Lookup(%q): %v, want fs.ErrNotExist", p, err)
 		}
@@ -63,5 +63,10 @@ func TestLookupAndListUnder(t *testing.T) {
 	scan(t, d)
 	if e, err := d.Lookup(ctx, "a/one"); err != nil || e.Hashes()[0] != b3(two) {
 		t.Fatalf("after the rescan: %+v, %v", e, err)
+	}
+	// A new file is not hashed yet, not missing.
+	write(t, filepath.Join(dir, "new"), one)
+	if _, err := d.Lookup(ctx, "new"); !errors.Is(err, ErrChanged) {
+		t.Fatalf("Lookup of a file not yet scanned: %v, want ErrChanged", err)
 	}
 }
