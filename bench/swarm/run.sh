@@ -13,6 +13,9 @@
 #      after 10% of the file has crossed it (iptables -m quota, then DROP:
 #      a server that stalls forever)       ideal = size / 650 Mbit/s
 #      target: rtpget completes within 1.2 x ideal
+#   N1..N4  the first k servers only, each at 200 Mbit/s, no staller: the
+#      URL and aria2c's mirrors name k servers     ideal = size / k x 200 Mbit/s
+#      (no target; bench/plot draws throughput against k)
 #
 # Everything (namespaces, processes, temp files) is removed on exit; the
 # results folder is kept. Run as root from anywhere:
@@ -25,7 +28,8 @@ usage() {
 usage: bench/swarm/run.sh [options]      (as root)
   --size SIZE        file size, IEC suffixes allowed (default 1G)
   --runs N           runs per scenario and tool (default 3)
-  --scenarios LIST   comma-separated, of A and B (default A,B)
+  --scenarios LIST   comma-separated, of A, B and N1..N4 (the first 1..4
+                     servers at 200 Mbit/s; default A,B)
   --stall-rate MBIT  link rate of scenario B's stalling server (default 200)
   --stall-frac PCT   percent of the file that crosses the staller's link
                      before it drops everything (default 10)
@@ -91,7 +95,8 @@ BYTES=$(numfmt --from=iec "$SIZE")
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "--runs: want a positive integer" >&2; exit 2; }
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-NSRV=4                   # servers in every scenario
+NSRV=4                   # server namespaces, made for every scenario
+ACTIVE=$NSRV             # servers the clients are given (N1..N4: fewer)
 PFX=rtpb                 # namespace names: rtpb-cli, rtpb-srv1..4
 CLI=$PFX-cli
 RTP_PORT=7777
@@ -196,6 +201,7 @@ SHA=$(awk -v n="$NAME" '$2 == n { print tolower($4) }' "$LOGS/rtpd-ls.txt")
 case $URL in *urn:*) ;; *) die "rtpd url printed no urn: $URL" ;; esac
 grep -qi "$SHA" <<<"$URL" || [ "$URL_HASH" = blake3 ] || die "rtpd ls and rtpd url disagree on the sha256"
 echo "$URL" >"$RESULTS/url.txt"
+URL_ALL=$URL
 log "url: $URL"
 
 # ---------------------------------------------------------------- network
@@ -467,7 +473,7 @@ run_rtpget() { # SCEN RUN LABEL STALLER EXTRA_FLAGS...
 run_aria2() { # SCEN RUN LABEL STALLER FLAGS...
 	local scen=$1 run=$2 label=$3 st=$4; shift 4
 	local tag="$scen-$label-$run" uris=() i
-	for i in $(seq 1 $NSRV); do uris+=("http://$(srvip "$i"):$HTTP_PORT/$NAME"); done
+	for i in $(seq 1 "$ACTIVE"); do uris+=("http://$(srvip "$i"):$HTTP_PORT/$NAME"); done
 	# The info log says when the last byte landed ("The download was
 	# complete.") and when the checksum pass ended.
 	timed "$scen" "$run" "$label" "$st" "$LOGS/$tag.out" "$LOGS/$tag.out" \
@@ -526,6 +532,16 @@ for s in "${SCENS[@]}"; do
 	case $s in
 	A) scenario A 800 0 200 200 200 200 ;;
 	B) scenario B 650 4 400 200 50 "$STALL_RATE" ;;
+	N[1-4])
+		# Every link at 200 Mbit/s; the clients know the first k servers.
+		ACTIVE=${s#N}
+		SERVERS=()
+		for i in $(seq 1 "$ACTIVE"); do SERVERS+=(--server "tcp!$(srvip "$i")!$RTP_PORT"); done
+		URL=$(T 600 "$RTPD" url --hash "$URL_HASH" "${SERVERS[@]}" "$FILE")
+		echo "$s: $URL" >>"$RESULTS/url.txt"
+		scenario "$s" $((200 * ACTIVE)) 0 200 200 200 200
+		ACTIVE=$NSRV URL=$URL_ALL
+		;;
 	*) die "unknown scenario $s" ;;
 	esac
 done
