@@ -158,6 +158,16 @@ func (p *peer) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	select {
+	case <-d.ready:
+	case <-s.Done():
+		return s.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p.isGone() {
+		return errBanned // its tree was bad
+	}
 	p.setState(StateActive)
 	done := make(chan *fetch, d.cfg.Window)
 	var lastByte atomic.Int64

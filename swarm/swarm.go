@@ -101,6 +101,7 @@ type Download struct {
 	out      Output
 	plan     *plan
 	finished chan struct{} // closed when Run returns
+	ready    chan struct{} // closed once the plan and the tree are set: sessions may fetch
 
 	errMu sync.Mutex
 	err   error // a local failure (disk full) that ends the run
@@ -122,7 +123,7 @@ type Download struct {
 // New prepares a download of cfg.URL.
 func New(cfg Config) *Download {
 	cfg.setDefaults()
-	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
+	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), ready: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
 	d.dialFn = cfg.Dial
 	if d.dialFn == nil {
 		d.dialFn = func(ctx context.Context, dl rtpurl.Dial) (*client.Session, error) {
@@ -166,11 +167,24 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		d.log.Info("length probed", "bytes", length)
 	}
 	d.length = length
+	// Sessions start now, so they dial and OPEN while the tree is fetched;
+	// they wait for ready before they ask for a block.
+	var wg sync.WaitGroup
+	for _, p := range d.peers {
+		for range d.cfg.Sessions {
+			wg.Add(1)
+			go func() { defer wg.Done(); p.run(ctx) }()
+		}
+	}
+	peersDone := make(chan struct{})
+	go func() { wg.Wait(); close(peersDone) }()
 	if h, ok := d.urnBLAKE3(); ok && !d.cfg.NoTree && d.cfg.BlockSize%outboard.GroupSize == 0 {
 		if d.tree = d.fetchTree(ctx, h, length); d.tree != nil {
 			d.treeRoot = h
 		}
 		if err := ctx.Err(); err != nil {
+			cancel()
+			<-peersDone
 			return d.result(), err
 		}
 	}
@@ -218,15 +232,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		d.noPrefix = true
 		sums <- hashResult{}
 	}
-	var wg sync.WaitGroup
-	for _, p := range d.peers {
-		for range d.cfg.Sessions {
-			wg.Add(1)
-			go func() { defer wg.Done(); p.run(ctx) }()
-		}
-	}
-	peersDone := make(chan struct{})
-	go func() { wg.Wait(); close(peersDone) }()
+	close(d.ready)
 
 	err := d.wait(ctx, peersDone, save)
 	cancel()
