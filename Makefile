@@ -39,7 +39,8 @@ deps:
 # each for FUZZTIME.
 FUZZTIME ?= 60s
 FUZZ_TARGETS = wire:FuzzReadRequest wire:FuzzReadResponse urn:FuzzParse \
-	rtpurl:FuzzParse rtpurl:FuzzParseDial server:FuzzSession gemini:FuzzServeGemini
+	rtpurl:FuzzParse rtpurl:FuzzParseDial server:FuzzSession gemini:FuzzServeGemini \
+	outboard:FuzzTree
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; echo "== ./$$pkg $$fn for $(FUZZTIME)"; \
