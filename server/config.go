@@ -37,6 +37,9 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
+	// Metrics receives counts of sessions, OPENs and READs. Zero means
+	// none are counted.
+	Metrics Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -61,5 +64,8 @@ func (c *Config) setDefaults() {
 	defDur(&c.HandshakeTimeout, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
 	}
 }

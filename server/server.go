@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/rtp-project/rtp/rtpurl"
 )
 
 // ALPN is RTP/1's TLS and QUIC application protocol.
@@ -21,6 +23,7 @@ const ALPN = "rtp/1"
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	met Metrics
 
 	mu        sync.Mutex
 	closing   bool
@@ -37,6 +40,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
+		met:       cfg.Metrics,
 		listeners: make(map[io.Closer]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perHost:   make(map[string]int),
@@ -82,17 +86,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer s.wg.Done()
 			defer s.release(host)
+			transport := rtpurl.TCP
 			if tc, ok := c.(*tls.Conn); ok {
+				transport = rtpurl.TLS
 				hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 				err := tc.HandshakeContext(hctx)
 				cancel()
 				if err != nil {
 					s.log.Debug("tls handshake failed", "remote", c.RemoteAddr(), "err", err)
+					s.met.SessionRejected(RejectHandshake)
 					c.Close()
 					return
 				}
 			}
-			s.serveSession(ctx, c, c.RemoteAddr())
+			s.serveSession(ctx, c, c.RemoteAddr(), transport)
 		}()
 	}
 }
@@ -141,7 +148,7 @@ func (s *Server) serveQUICConn(ctx context.Context, conn *quic.Conn) {
 		go func() {
 			defer wg.Done()
 			defer s.release(host)
-			s.serveSession(ctx, &quicStream{st}, conn.RemoteAddr())
+			s.serveSession(ctx, &quicStream{st}, conn.RemoteAddr(), rtpurl.QUIC)
 		}()
 	}
 }
@@ -220,12 +227,15 @@ func (s *Server) admit(host string) bool {
 	defer s.mu.Unlock()
 	switch {
 	case s.closing:
+		s.met.SessionRejected(RejectShutdown)
 		return false
 	case s.count >= s.cfg.MaxSessions:
 		s.log.Debug("session refused: too many sessions", "remote", host)
+		s.met.SessionRejected(RejectMaxSessions)
 		return false
 	case host != "" && s.perHost[host] >= s.cfg.MaxSessionsPerHost:
 		s.log.Debug("session refused: too many sessions from host", "remote", host)
+		s.met.SessionRejected(RejectMaxPerHost)
 		return false
 	}
 	s.perHost[host]++

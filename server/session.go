@@ -33,10 +33,10 @@ type session struct {
 	tcp  *net.TCPConn // conn, when it is plain TCP and sendfile works here
 	br   *bufio.Reader
 
-	tokens map[wire.Token]store.Blob // successful OPENs
-	failed map[wire.Token]error      // failed OPENs, so pipelined READs get their error
-	order  []wire.Token              // failed tokens, oldest first
-	blobs  map[blobKey]store.Blob    // tokens naming the same resource share a descriptor
+	tokens map[wire.Token]opened  // successful OPENs
+	failed map[wire.Token]error   // failed OPENs, so pipelined READs get their error
+	order  []wire.Token           // failed tokens, oldest first
+	blobs  map[blobKey]store.Blob // tokens naming the same resource share a descriptor
 
 	inflight chan struct{}
 	reads    sync.WaitGroup
@@ -52,12 +52,12 @@ type session struct {
 	stopped  chan struct{}
 }
 
-func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
+func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, transport string) {
 	ss := &session{
 		srv:      s,
 		conn:     c,
 		br:       bufio.NewReaderSize(c, 16<<10),
-		tokens:   make(map[wire.Token]store.Blob),
+		tokens:   make(map[wire.Token]opened),
 		failed:   make(map[wire.Token]error),
 		blobs:    make(map[blobKey]store.Blob),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
@@ -69,16 +69,19 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		s.met.SessionRejected(RejectShutdown)
 		c.Close()
 		return
 	}
 	s.sessions[ss] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.met.SessionStarted(transport)
 	defer func() {
 		s.mu.Lock()
 		delete(s.sessions, ss)
 		s.mu.Unlock()
+		s.met.SessionEnded(transport)
 		s.wg.Done()
 	}()
 
@@ -185,6 +188,7 @@ func (ss *session) awaitRequest() error {
 
 func (ss *session) open(ctx context.Context, req wire.Request) {
 	if _, ok := ss.tokens[req.Token]; ok {
+		ss.srv.met.Opened(OpenTokenInUse)
 		ss.respondErr(req.Token, wire.ErrTokenInUse)
 		return
 	}
@@ -217,8 +221,15 @@ func (ss *session) open(ctx context.Context, req wire.Request) {
 		b = blob
 		ss.blobs[k] = b
 	}
-	ss.tokens[req.Token] = b
+	ss.tokens[req.Token] = opened{b, k.tree}
+	ss.srv.met.Opened(OpenOK)
 	ss.respond(req.Token, false, nil)
+}
+
+// opened is what a token names: a blob, or a blake3 hash's tree.
+type opened struct {
+	store.Blob
+	tree bool
 }
 
 // blobKey names a resource: a blob by hash, or a blake3 hash's tree.
@@ -272,12 +283,15 @@ func (ss *session) fail(tok wire.Token, e *wire.Error) {
 		}
 	}
 	ss.failed[tok] = e
+	ss.srv.met.Opened(openResult(e))
 	ss.respondErr(tok, e)
 }
 
 func (ss *session) read(req wire.Request) {
+	met := ss.srv.met
 	o, ok := ss.tokens[req.OpenToken]
 	if !ok {
+		met.ReadAnswered(false)
 		if e, ok := ss.failed[req.OpenToken]; ok {
 			ss.respondErr(req.Token, e)
 		} else {
@@ -287,16 +301,24 @@ func (ss *session) read(req wire.Request) {
 	}
 	size := uint64(o.Size())
 	if req.Length == 0 || req.Offset >= size {
+		met.ReadAnswered(true)
 		ss.respond(req.Token, false, nil)
 		return
 	}
 	n := min(req.Length, uint64(ss.srv.cfg.MaxRead), size-req.Offset)
+	start := time.Now()
 	ss.inflight <- struct{}{} // blocks past MaxInflight: backpressure on the peer
+	met.ReadStarted()
 	ss.reads.Add(1)
 	go func() {
 		defer ss.reads.Done()
 		defer func() { <-ss.inflight }()
-		ss.serveRead(req.Token, o, int64(req.Offset), int64(n))
+		sent := ss.serveRead(req.Token, o.Blob, int64(req.Offset), int64(n))
+		st := ReadStat{Tree: o.tree, Elapsed: time.Since(start), Failed: !sent}
+		if sent {
+			st.Bytes = int64(n)
+		}
+		met.ReadDone(st)
 	}()
 }
 

@@ -22,56 +22,58 @@ var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed si
 // found changed gets a clean ERROR; a change found later ends the session,
 // because the header has promised bytes that can no longer be sent. The
 // whole READ runs under wmu, so READs queued behind it hold a goroutine but
-// no buffer.
-func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) {
+// no buffer. It reports whether the whole payload was written.
+func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
 	ss.wmu.Lock()
 	defer ss.unlockWrite()
 	if ss.werr != nil {
-		return
+		return false
 	}
 	fb, ok := b.(store.FileBlob)
 	if ss.tcp != nil && ok && n >= 2 {
 		if err := fb.Check(); err != nil {
 			ss.readFailedLocked(tok, err)
-			return
+			return false
 		}
 		if ss.writeHeaderLocked(tok, n); ss.werr == nil {
 			ss.setErr(sendFile(ss.tcp, fb, off, n))
 		}
-	} else {
-		ss.copyLocked(tok, b, off, n)
+		return ss.werr == nil
 	}
+	return ss.copyLocked(tok, b, off, n)
 }
 
 // copyLocked sends a READ's payload through a buffer, one chunk at a time:
-// for TLS and QUIC, which encrypt in user space anyway.
-func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) {
+// for TLS and QUIC, which encrypt in user space anyway. It reports whether
+// the whole payload was written.
+func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) bool {
 	bufp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bufp)
 	buf := *bufp
 	c := min(n, chunkSize)
 	if err := readFull(b, buf[:c], off); err != nil {
 		ss.readFailedLocked(tok, err)
-		return
+		return false
 	}
 	ss.writeHeaderLocked(tok, n)
 	for ss.werr == nil {
 		_, err := ss.conn.Write(buf[:c])
 		if ss.setErr(err); err != nil {
-			return
+			return false
 		}
 		off, n = off+c, n-c
 		if n == 0 {
-			return
+			return true
 		}
 		c = min(n, chunkSize)
 		if err := readFull(b, buf[:c], off); err != nil {
 			ss.srv.log.Warn("read failed mid-response; ending session", "err", err)
 			ss.setErr(err)
-			return
+			return false
 		}
 		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
 	}
+	return false
 }
 
 // writeHeaderLocked writes the queued small responses and the header of an
