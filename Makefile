@@ -7,8 +7,10 @@ BIN := bin
 
 all: build
 
+# -buildvcs=auto stamps the commit into the binaries (rtpget --version),
+# also where GOFLAGS says -buildvcs=false.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/rtpd ./cmd/rtpget
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/rtpd ./cmd/rtpget
 
 demo: build
 	./contrib/demo.sh

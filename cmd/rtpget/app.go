@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -36,6 +37,9 @@ const (
 	flagNoTree   = "no-tree"
 	flagResolve  = "resolve"
 	flagKnown    = "known-hosts"
+	flagInput    = "input-file"
+	flagJobs     = "jobs"
+	flagComplete = "completion"
 )
 
 func envVar(flag string) []string {
@@ -45,11 +49,16 @@ func envVar(flag string) []string {
 func usageError(_ *cli.Context, err error, _ bool) error { return cli.Exit(err.Error(), 2) }
 
 func getApp() *cli.App {
+	// urfave/cli gives --version the alias -v, which is -v(erbose) here.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version (module version, VCS revision, Go version) and exit"}
 	return &cli.App{
 		Name:         "rtpget",
 		Usage:        "download a file by hash from the servers an rtp: URL lists, verified; or first resolve a gemini+rtp:// name to its rtp: URL",
 		ArgsUsage:    "'rtp:?u=urn:sha256:…&l=…&s=tcp!host!7777' | gemini+rtp://host[:port]/path",
+		Version:      version(),
 		OnUsageError: usageError,
+		// No commands: the first argument is always a URL or name.
+		HideHelpCommand: true,
 		// -vv, -qk and the like.
 		UseShortOptionHandling: true,
 		// main prints errors and exits; the default handler would exit first.
@@ -69,37 +78,84 @@ func getApp() *cli.App {
 			&cli.StringFlag{Name: flagKnown, Usage: "file pinning Gemini servers' certificates on first use (default $XDG_CONFIG_HOME/rtpget/known_hosts)", EnvVars: envVar(flagKnown)},
 			&cli.StringSliceFlag{Name: flagPin, Usage: "accept a TLS/QUIC server certificate by its SHA-256 fingerprint (hex, as rtpd logs it) instead of a CA, repeatable", EnvVars: envVar(flagPin)},
 			&cli.StringFlag{Name: flagCA, Usage: "PEM file of CA certificates to trust for TLS and QUIC instead of the system roots", EnvVars: envVar(flagCA)},
+			&cli.StringFlag{Name: flagInput, Aliases: []string{"i"}, Usage: "read rtp: URLs or gemini+rtp:// names from `FILE` (- for stdin), one a line; blank lines and # comments skipped; every line is checked before any download starts", EnvVars: envVar(flagInput)},
+			&cli.IntFlag{Name: flagJobs, Aliases: []string{"j"}, Value: 2, Usage: "with -i, downloads at once (progress bars only with -j 1)", EnvVars: envVar(flagJobs)},
+			&cli.StringFlag{Name: flagComplete, Usage: "print a completion script for `SHELL` (bash, zsh or fish) and exit"},
 		},
 		Action: get,
 	}
 }
 
 func get(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return cli.Exit("want one rtp: URL or gemini+rtp:// name", 2)
+	if sh := c.String(flagComplete); sh != "" {
+		return completion(c, sh)
 	}
-	arg := c.Args().First()
-	var u *rtpurl.URL
-	var err error
-	if gemini.IsName(arg) {
-		_, err = gemini.ParseName(arg)
-	} else {
-		u, err = rtpurl.Parse(arg)
+	input := c.String(flagInput)
+	switch {
+	case input != "" && c.NArg() > 0:
+		return cli.Exit(fmt.Sprintf("-i %s reads the URLs from a file: give no URL beside it", input), 2)
+	case input == "" && c.NArg() != 1:
+		return cli.Exit("want one rtp: URL or gemini+rtp:// name (or -i FILE)", 2)
 	}
-	if err != nil {
-		return cli.Exit(err.Error(), 2)
+	var t target
+	if input == "" {
+		var err error
+		if t, err = parseTarget(c.Args().First()); err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
 	}
-	opts, err := clientOptions(c)
+	g, err := newGetter(c)
 	if err != nil {
 		return err
 	}
-	for _, pos := range []string{flagSessions, flagWindow} {
+	if input != "" {
+		return g.list(c, input)
+	}
+	return g.fetch(c.Context, 0, t, g.log, nil)
+}
+
+// target is one thing to download: an rtp: URL, or a Gemini name that is
+// resolved to one when its download starts.
+type target struct {
+	arg string
+	url *rtpurl.URL // nil for a Gemini name
+}
+
+// parseTarget checks an argument or input line without touching the network.
+func parseTarget(arg string) (target, error) {
+	if gemini.IsName(arg) {
+		_, err := gemini.ParseName(arg)
+		return target{arg: arg}, err
+	}
+	u, err := rtpurl.Parse(arg)
+	return target{arg: arg, url: u}, err
+}
+
+// getter holds what every download of one rtpget run shares.
+type getter struct {
+	c    *cli.Context
+	opts *client.Options
+	log  *slog.Logger
+	// bars allows the progress display (still only on a terminal).
+	bars bool
+	// claim, when set, reserves an output name for line n of a list; it
+	// fails if another line writes that name.
+	claim func(n int, name string) error
+}
+
+// newGetter checks the flags every download uses; a bad one exits 2.
+func newGetter(c *cli.Context) (*getter, error) {
+	opts, err := clientOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	for _, pos := range []string{flagSessions, flagWindow, flagJobs} {
 		if c.Int(pos) <= 0 {
-			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
+			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
 	if c.Duration(flagStall) <= 0 {
-		return cli.Exit(fmt.Sprintf("--%s must be positive", flagStall), 2)
+		return nil, cli.Exit(fmt.Sprintf("--%s must be positive", flagStall), 2)
 	}
 	level := slog.LevelWarn
 	switch n := c.Count(flagVerbose); {
@@ -109,9 +165,19 @@ func get(c *cli.Context) error {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	raw := arg
+	return &getter{c: c, opts: opts, log: log, bars: true}, nil
+}
+
+// fetch resolves t (line n of a list, 0 for the argument) if it is a
+// Gemini name, then downloads it to its output name. With summarize set,
+// the --json summary goes to it instead of stdout. Errors carry exit codes:
+// 2 for bad input, 1 for a failed download.
+func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, summarize func(*swarm.Result)) error {
+	c := g.c
+	raw, u := t.arg, t.url
 	if u == nil {
-		if raw, u, err = resolve(c, log, arg); err != nil {
+		var err error
+		if raw, u, err = resolve(ctx, c, log, t.arg); err != nil {
 			return cli.Exit(err.Error(), 1)
 		}
 	}
@@ -126,16 +192,21 @@ func get(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if g.claim != nil {
+		if err := g.claim(n, name); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+	}
 	j := &job{
 		url: u, name: name, log: log,
-		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON),
+		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON), noBars: !g.bars, summarize: summarize,
 		cfg: swarm.Config{
-			URL: u, Client: opts, Log: log,
+			URL: u, Client: g.opts, Log: log,
 			Stall: c.Duration(flagStall), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
 			NoTree: c.Bool(flagNoTree),
 		},
 	}
-	if err := j.run(c.Context); err != nil {
+	if err := j.run(ctx); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
@@ -164,7 +235,7 @@ func clientOptions(c *cli.Context) (*client.Options, error) {
 
 // resolve asks the name's Gemini server for its rtp: URL, with the stall
 // timeout as the limit of each request.
-func resolve(c *cli.Context, log *slog.Logger, name string) (string, *rtpurl.URL, error) {
+func resolve(ctx context.Context, c *cli.Context, log *slog.Logger, name string) (string, *rtpurl.URL, error) {
 	r := &gemini.Resolver{Timeout: c.Duration(flagStall), Log: log}
 	if !c.Bool(flagInsecure) {
 		kh, err := gemini.OpenKnownHosts(c.String(flagKnown))
@@ -173,7 +244,7 @@ func resolve(c *cli.Context, log *slog.Logger, name string) (string, *rtpurl.URL
 		}
 		r.KnownHosts = kh
 	}
-	raw, u, err := r.Resolve(c.Context, name)
+	raw, u, err := r.Resolve(ctx, name)
 	if err != nil {
 		return "", nil, err
 	}

@@ -22,7 +22,11 @@ type job struct {
 	log   *slog.Logger
 	quiet bool
 	json  bool
-	cfg   swarm.Config
+	// noBars turns the progress display off (downloads of a list at once).
+	noBars bool
+	// summarize, when set, takes the --json summary instead of a writer.
+	summarize func(*swarm.Result)
+	cfg       swarm.Config
 }
 
 func (j *job) run(ctx context.Context) error {
@@ -104,6 +108,10 @@ func (j *job) toStdout(ctx context.Context) error {
 
 func (j *job) summary(res *swarm.Result, w io.Writer) {
 	if !j.json || res == nil {
+		return
+	}
+	if j.summarize != nil {
+		j.summarize(res)
 		return
 	}
 	e := json.NewEncoder(w)

@@ -16,6 +16,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := getApp()
+	if complete(app, os.Args[1:], os.Stdout) {
+		return
+	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {

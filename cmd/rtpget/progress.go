@@ -17,7 +17,7 @@ import (
 // bytes, rate and ETA and one line per server with its rate and state. It
 // returns a function that stops the display.
 func (j *job) showProgress(d *swarm.Download) (stop func()) {
-	if j.quiet || j.json || !isTerminal(os.Stderr) {
+	if j.quiet || j.json || j.noBars || !isTerminal(os.Stderr) {
 		return func() {}
 	}
 	var mu sync.Mutex
