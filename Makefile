@@ -72,3 +72,11 @@ bench-load:
 
 clean:
 	rm -rf $(BIN)
+
+# Man pages made from the CLI definitions (internal/mangen), not committed:
+# man -l docs/man/rtpget.1
+.PHONY: man
+man:
+	@mkdir -p docs/man
+	$(GO) run -tags man ./cmd/rtpd >docs/man/rtpd.1.tmp && mv docs/man/rtpd.1.tmp docs/man/rtpd.1
+	$(GO) run -tags man ./cmd/rtpget >docs/man/rtpget.1.tmp && mv docs/man/rtpget.1.tmp docs/man/rtpget.1

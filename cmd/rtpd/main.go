@@ -15,7 +15,21 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app := &cli.App{
+	if err := newApp().RunContext(ctx, os.Args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintln(os.Stderr, "rtpd:", msg)
+			}
+			os.Exit(ec.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "rtpd:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
 		Name:            "rtpd",
 		Usage:           "serve files by hash over RTP/1 (TCP, TLS, QUIC)",
 		HideHelpCommand: true,
@@ -26,17 +40,6 @@ func main() {
 			os.Exit(2)
 		},
 		Commands: []*cli.Command{serveCommand(), urlCommand(), lsCommand()},
-	}
-	if err := app.RunContext(ctx, os.Args); err != nil {
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			if msg := err.Error(); msg != "" {
-				fmt.Fprintln(os.Stderr, "rtpd:", msg)
-			}
-			os.Exit(ec.ExitCode())
-		}
-		fmt.Fprintln(os.Stderr, "rtpd:", err)
-		os.Exit(1)
 	}
 }
 

@@ -1,0 +1,38 @@
+package main
+
+// manExtra is the part of rtpd(1) that the flag definitions don't say.
+const manExtra = `# DESCRIPTION
+
+rtpd serve DIR hashes every regular file below DIR once (sha256 and blake3
+in one pass), keeps the result in a bbolt index (DIR/.rtpd/index.db, or
+--index), and then serves every file by its urn:sha256: and urn:blake3:
+hash over RTP/1 on each --listen dial string (tcp!, tls! or quic!host!port).
+Files added, changed or removed are picked up every --rescan. Without
+--tls-cert and --tls-key, TLS and QUIC use a self-signed certificate kept
+beside the index; its SHA-256 fingerprint is logged, for rtpget --pin.
+
+Every flag of rtpd serve can also be set in the environment: RTPD_ and the
+flag's name in capitals with - as _ (RTPD_LISTEN, RTPD_MAX_SESSIONS_PER_HOST;
+rtpd serve --help shows each); a repeatable flag takes a comma-separated
+list there. A flag given on the command line wins. contrib/rtpd.service and contrib/rtpd.env in the
+source tree run rtpd under systemd that way.
+
+rtpd url prints the rtp: URL of a file, naming the servers given with
+--server; rtpd ls lists what a folder serves.
+
+# EXIT STATUS
+
+**0** stopped by SIGINT or SIGTERM after a clean shutdown, or the command
+done; **1** a failure (the folder or index cannot be opened, a listener
+cannot bind); **2** bad usage.
+
+# EXAMPLES
+
+    rtpd serve ./blobs
+    rtpd serve --listen 'tcp!0.0.0.0!7777' --listen 'quic!0.0.0.0!7777' ./blobs
+    rtpd url --server 'tcp!files.example.org!7777' ./blobs/image.iso
+
+# SEE ALSO
+
+rtpget(1); docs/protocol.md, docs/hardening.md and docs/gemini.md in the
+source tree.`

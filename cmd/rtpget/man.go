@@ -1,0 +1,8 @@
+//go:build man
+
+package main
+
+import "github.com/rtp-project/rtp/internal/mangen"
+
+// Built with -tags man, rtpget prints its man page and exits (make man).
+func init() { mangen.Main(getApp(), manExtra) }

@@ -1,0 +1,35 @@
+package main
+
+// manExtra is the part of rtpget(1) that the flag definitions don't say.
+const manExtra = `# DESCRIPTION
+
+rtpget downloads from every server the URL lists at once and verifies
+every byte against each urn the URL names before the file gets its name:
+bytes go to NAME.part (with NAME.part.state beside it), which is renamed to
+NAME only once verified. Run the same command again to resume.
+
+With -i FILE (or -i - for stdin), rtpget reads one rtp: URL or
+gemini+rtp:// name a line, skipping blank lines and # comments, checks every
+line first, then downloads -j at a time, each into the name it would get as
+the only argument (the URL's dn, else the hash; inside -C DIR).
+
+Most flags can also be set in the environment: RTPGET_ and the flag's name
+in capitals with - as _ (RTPGET_INSECURE=true, RTPGET_DIR); rtpget --help
+shows each.
+
+# EXIT STATUS
+
+**0** every file downloaded and verified; **1** a download failed (its
+.part is kept for resuming); **2** bad usage, a bad URL or a bad line of
+the -i list (nothing is downloaded).
+
+# EXAMPLES
+
+    rtpget 'rtp:?u=urn:blake3:...&l=1048576&s=tcp!files.example.org!7777&dn=a.iso'
+    rtpget -C isos -j 3 -i urls.txt
+    rtpget gemini+rtp://files.example.org/isos/latest.iso
+    source <(rtpget --completion bash)
+
+# SEE ALSO
+
+rtpd(1); docs/protocol.md and docs/gemini.md in the source tree.`
