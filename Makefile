@@ -80,3 +80,10 @@ man:
 	@mkdir -p docs/man
 	$(GO) run -tags man ./cmd/rtpd >docs/man/rtpd.1.tmp && mv docs/man/rtpd.1.tmp docs/man/rtpd.1
 	$(GO) run -tags man ./cmd/rtpget >docs/man/rtpget.1.tmp && mv docs/man/rtpget.1.tmp docs/man/rtpget.1
+
+# The plot in BENCHMARKS.md from a bench/swarm/run.sh results folder with the
+# scenarios N1..N4 (see bench/plot/plot.sh): make plot RESULTS=/tmp/swarm-n
+.PHONY: plot
+plot:
+	@test -n "$(RESULTS)" || { echo 'make plot RESULTS=DIR (a bench/swarm/run.sh results folder)'; exit 2; }
+	bench/plot/plot.sh $(RESULTS) bench/plot/swarm-servers.png
