@@ -5,10 +5,12 @@
 #
 #   bench/loopback/run.sh [-s SIZE_MB] [-n RUNS]      (from the module root)
 #
-# rtpget runs twice per round: with the URL rtpd url prints by default
-# (blake3 and sha256, both verified) and with a blake3-only URL
-# (rtpd url --hash blake3). sha256 runs at about 250 MB/s on this project's
-# machines (no SHA-NI), which bounds the first.
+# rtpget runs three times per round: with the URL rtpd url prints by
+# default (blake3 and sha256, both verified), with a blake3-only URL
+# (rtpd url --hash blake3), checked on arrival against rtpd's BLAKE3 tree,
+# and the same with two sessions. sha256 runs at about 220 MB/s on this
+# project's machines (no SHA-NI), which bounds the first. The client's CPU
+# seconds (user + sys) are printed beside the wall times.
 set -euo pipefail
 size_mb=512
 runs=5
@@ -65,30 +67,44 @@ grep -q 'listening on' "$work/rtpd.log" || { cat "$work/rtpd.log"; exit 1; }
 both=$(bin/rtpd url --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
 b3=$(bin/rtpd url --hash blake3 --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
 
-secs() { # run a command, print its wall seconds
-	local t0 t1
-	# Each run starts with no dirty pages of the one before it to flush.
+# run NAME CMD...: time one run (after a sync, so no run flushes another's
+# dirty pages), check its output, and append "wall user+sys" to $work/NAME.
+run() {
+	local name=$1 t0 t1
+	shift
+	rm -f "$work/out/$name.bin"
 	sync
 	t0=$(date +%s.%N)
-	"$@" >/dev/null
+	/usr/bin/time -f '%U %S' -o "$work/cpu" "$@" >/dev/null
 	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc
+	cmp -s "$work/out/$name.bin" "$work/blobs/file.bin" || { echo "$name: output differs"; exit 1; }
+	echo "$(echo "$t1 - $t0" | bc) $(awk '{print $1 + $2}' "$work/cpu")" >>"$work/$name"
+	rm -f "$work/out/$name.bin"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "file: $size_mb MB; $runs rounds of curl, rtpget (blake3+sha256), rtpget (blake3)"
-: >"$work/curl" >"$work/both" >"$work/b3"
+names=(curl both b3 b3x2)
+declare -A what=(
+	[curl]="curl from nginx, unverified"
+	[both]="rtpget, blake3+sha256 URL (rtpd url's default)"
+	[b3]="rtpget, blake3 URL (rtpd url --hash blake3)"
+	[b3x2]="rtpget --sessions 2, blake3 URL"
+)
+echo "file: $size_mb MB; $runs rounds, alternating: ${names[*]}"
+for n in "${names[@]}"; do : >"$work/$n"; done
 for r in $(seq "$runs"); do
-	rm -f "$work/out/"*
-	c=$(secs curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin)
-	cmp -s "$work/out/curl.bin" "$work/blobs/file.bin" || { echo "curl output differs"; cat "$work/nginx/error.log"; exit 1; }
-	x=$(secs bin/rtpget -q -o "$work/out/both.bin" "$both")
-	cmp -s "$work/out/both.bin" "$work/blobs/file.bin" || { echo "rtpget output differs"; exit 1; }
-	y=$(secs bin/rtpget -q -o "$work/out/b3.bin" "$b3")
-	cmp -s "$work/out/b3.bin" "$work/blobs/file.bin" || { echo "rtpget output differs"; exit 1; }
-	echo "round $r: curl ${c}s, rtpget(blake3+sha256) ${x}s, rtpget(blake3) ${y}s"
-	echo "$c" >>"$work/curl"; echo "$x" >>"$work/both"; echo "$y" >>"$work/b3"
+	run curl curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
+	run both bin/rtpget -q -o "$work/out/both.bin" "$both"
+	run b3 bin/rtpget -q -o "$work/out/b3.bin" "$b3"
+	run b3x2 bin/rtpget -q --sessions 2 -o "$work/out/b3x2.bin" "$b3"
+	line="round $r:"
+	for n in "${names[@]}"; do line+=" $n $(tail -1 "$work/$n" | cut -d' ' -f1)s"; done
+	echo "$line"
 done
-mc=$(median <"$work/curl"); mx=$(median <"$work/both"); my=$(median <"$work/b3")
-printf 'median: curl %.3fs (%.0f MB/s), rtpget blake3+sha256 %.3fs (%.2f x curl), rtpget blake3 %.3fs (%.2f x curl)\n' \
-	"$mc" "$(echo "$size_mb / $mc" | bc -l)" "$mx" "$(echo "$mx / $mc" | bc -l)" "$my" "$(echo "$my / $mc" | bc -l)"
+mc=$(cut -d' ' -f1 "$work/curl" | median)
+printf '%-50s %9s %8s %14s\n' "median of $runs" "wall" "x curl" "client CPU s"
+for n in "${names[@]}"; do
+	w=$(cut -d' ' -f1 "$work/$n" | median)
+	c=$(cut -d' ' -f2 "$work/$n" | median)
+	printf '%-50s %8.3fs %8.2f %14.2f\n' "${what[$n]}" "$w" "$(echo "$w / $mc" | bc -l)" "$c"
+done
