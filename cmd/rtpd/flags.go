@@ -33,6 +33,8 @@ const (
 	flagNoTrees     = "no-trees"
 	flagGemini      = "gemini"
 	flagAdvertise   = "advertise"
+	flagMetrics     = "metrics"
+	flagHTTP        = "http"
 )
 
 func envVar(flag string) []string {
@@ -79,6 +81,28 @@ func parseGeminiDials(vals []string) ([]rtpurl.Dial, error) {
 		}
 		if strings.Count(v, "!") == 1 {
 			d.Port = gemini.DefaultPort
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// parseHTTPDials parses --http and --metrics values: tcp!host!port for
+// HTTP, tls!host!port for HTTPS with rtpd's certificate. The port must be
+// given: HTTP has no RTP default.
+func parseHTTPDials(flag string, vals []string) ([]rtpurl.Dial, error) {
+	var ds []rtpurl.Dial
+	for _, v := range vals {
+		d, err := rtpurl.ParseDial(v)
+		switch {
+		case err != nil:
+		case d.Proto == rtpurl.QUIC:
+			err = fmt.Errorf("dial string %q: HTTP runs over TCP here: want tcp!host!port or tls!host!port", v)
+		case strings.Count(v, "!") != 2:
+			err = fmt.Errorf("dial string %q: give the port, e.g. tcp!127.0.0.1!8080", v)
+		}
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("--%s: %v", flag, err), 2)
 		}
 		ds = append(ds, d)
 	}

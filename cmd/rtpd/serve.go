@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/web"
+	"github.com/rtp-project/rtp/web/metrics"
 )
 
 func serveCommand() *cli.Command {
@@ -40,7 +43,9 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: flagHandshake, Value: 10 * time.Second, Usage: "close a TLS or QUIC connection whose handshake takes longer", EnvVars: envVar(flagHandshake)},
 			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs)", EnvVars: envVar(flagHashWorkers)},
 			&cli.StringSliceFlag{Name: flagGemini, Usage: "dial string to serve names on over Gemini (tcp!host!port, TLS with rtpd's certificate, port 1965 if omitted), repeatable: gemini+rtp://HOST/PATH redirects to the rtp: URL of the file now at PATH", EnvVars: envVar(flagGemini)},
-			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini face hands out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
+			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini and HTTP faces hand out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
+			&cli.StringSliceFlag{Name: flagMetrics, Usage: "dial string to serve Prometheus metrics on, at /metrics, and a health check at /healthz (tcp!host!port, or tls!host!port for HTTPS with rtpd's certificate), repeatable", EnvVars: envVar(flagMetrics)},
+			&cli.StringSliceFlag{Name: flagHTTP, Usage: "dial string to serve the HTTP face on (tcp!host!port, or tls!host!port for HTTPS), repeatable: a page listing the files with their rtp: URLs, live sessions and throughput, and GET /sha256/HEX and /blake3/HEX with Range", EnvVars: envVar(flagHTTP)},
 			&cli.BoolFlag{Name: flagNoTrees, Usage: "do not build or serve BLAKE3 trees (clients then verify whole files only)", EnvVars: envVar(flagNoTrees)},
 			logLevelFlag(),
 		},
@@ -68,8 +73,16 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(advertise) > 0 && len(geminiDials) == 0 {
-		return cli.Exit(fmt.Sprintf("--%s is for the Gemini face: give --%s too", flagAdvertise, flagGemini), 2)
+	metricsDials, err := parseHTTPDials(flagMetrics, c.StringSlice(flagMetrics))
+	if err != nil {
+		return err
+	}
+	httpDials, err := parseHTTPDials(flagHTTP, c.StringSlice(flagHTTP))
+	if err != nil {
+		return err
+	}
+	if len(advertise) > 0 && len(geminiDials) == 0 && len(httpDials) == 0 {
+		return cli.Exit(fmt.Sprintf("--%s is for the Gemini and HTTP faces: give --%s or --%s too", flagAdvertise, flagGemini, flagHTTP), 2)
 	}
 	for _, pos := range []string{flagMaxRead, flagMaxTokens, flagMaxInflight, flagMaxSessions, flagMaxPerHost} {
 		if c.Int(pos) <= 0 {
@@ -83,12 +96,20 @@ func serve(c *cli.Context) error {
 	}
 	ctx := c.Context
 
-	disk, err := store.OpenDisk(c.Args().First(), store.Options{
+	var disk *store.Disk
+	var met *metrics.Metrics      // counts for --metrics and --http
+	var srvMetrics server.Metrics // met, or nil: no counting
+	var metProgress func(store.ScanProgress)
+	if len(metricsDials) > 0 || len(httpDials) > 0 {
+		met = newMetrics(c.Args().First(), c.String(flagIndex), &disk)
+		srvMetrics, metProgress = met, met.Progress
+	}
+	disk, err = store.OpenDisk(c.Args().First(), store.Options{
 		Index:    c.String(flagIndex),
 		Workers:  c.Int(flagHashWorkers),
 		NoTrees:  c.Bool(flagNoTrees),
 		Logger:   log,
-		Progress: progressPrinter(),
+		Progress: progressTo(progressPrinter(), metProgress),
 	})
 	if err != nil {
 		return err
@@ -110,9 +131,10 @@ func serve(c *cli.Context) error {
 		IdleTimeout:        c.Duration(flagIdleTimeout),
 		HandshakeTimeout:   c.Duration(flagHandshake),
 		Logger:             log,
+		Metrics:            srvMetrics,
 	})
 	needTLS := false
-	for _, d := range dials {
+	for _, d := range slices.Concat(dials, metricsDials, httpDials) {
 		needTLS = needTLS || d.Proto != "tcp"
 	}
 	var lns []*server.Listener
@@ -158,9 +180,19 @@ func serve(c *cli.Context) error {
 		}
 		gls = append(gls, l)
 	}
+	var geminiBound []rtpurl.Dial
+	for _, l := range gls {
+		geminiBound = append(geminiBound, rtpurl.DialFromAddr(rtpurl.TCP, l.Addr()))
+	}
+	faces := newHTTPFaces(log, met, healthy(ctx, disk), metricsDials, httpDials,
+		web.Config{Store: disk, Index: disk, Advertise: advertise, Gemini: geminiBound})
+	defer faces.close()
+	if err := faces.listen(metricsDials, httpDials, tlsConf); err != nil {
+		return err
+	}
 
 	go disk.Watch(ctx, c.Duration(flagRescan))
-	errc := make(chan error, len(lns)+len(gls))
+	errc := make(chan error, len(lns)+len(gls)+len(metricsDials)+len(httpDials))
 	var wg sync.WaitGroup
 	for _, l := range lns {
 		log.Info("listening on "+l.Dial.String(), "dial", l.Dial.String())
@@ -183,6 +215,8 @@ func serve(c *cli.Context) error {
 		}()
 	}
 	gls = nil
+	wg.Add(len(metricsDials) + len(httpDials))
+	faces.serve(ctx, errc, wg.Done)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -193,6 +227,7 @@ func serve(c *cli.Context) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	face.Shutdown(sctx)
+	faces.shutdown(sctx)
 	wg.Wait()
 	lns = nil
 	if err != nil && !errors.Is(err, server.ErrServerClosed) {
