@@ -28,10 +28,13 @@ cc:
 		$$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
 		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq gcc libc6-dev >/dev/null; }
 
-# The Gemini interop tests run molly-brown and openssl s_client (Debian).
+# The Gemini interop tests run molly-brown and openssl s_client; the HTTP
+# face's tests run chromium (headless), curl and aria2c. All from Debian:
+# each entry is command:package.
+DEPS = molly-brown:molly-brown openssl:openssl chromium:chromium curl:curl aria2c:aria2
 deps:
-	@missing=; for p in molly-brown openssl; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
-	test -z "$$missing" || { echo "installing$$missing for the Gemini tests"; \
+	@missing=; for d in $(DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
+	test -z "$$missing" || { echo "installing$$missing for the Gemini and HTTP tests"; \
 		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
