@@ -24,7 +24,9 @@ import (
 //   - a tree of up to maxInlineTree bytes (resources up to 16 MiB) is kept
 //     in the index's tree bucket, so small files cost no file of their own
 //     (a file would take a 4 KiB disk block: 20% of a 20 KiB resource);
-//   - a larger one is a file, INDEXDIR/trees/<hex>, written to a temporary
+//   - a larger one is a file, INDEX.trees/<hex> beside the index file
+//     (its own folder, so rtpds whose index files share a folder don't
+//     sweep each other's trees), written to a temporary
 //     file beside it, synced and renamed before the entry that names it is
 //     committed. Files no entry names any more are removed after each pass
 //     that changed something.
@@ -32,9 +34,7 @@ import (
 // A tree costs 64 bytes per 16 KiB group, 0.39% of the resource.
 const maxInlineTree = 64 << 10
 
-const treeDirName = "trees"
-
-func (d *Disk) treeDir() string { return filepath.Join(d.indexDir, treeDirName) }
+func (d *Disk) treeDir() string { return d.db.Path() + ".trees" }
 
 // treeSink is where one file's tree goes while it is hashed.
 type treeSink struct {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -113,5 +114,39 @@ func TestTreesBuiltForOldEntries(t *testing.T) {
 	}
 	if st := scan(t, d); st.Hashed != 0 {
 		t.Errorf("rehashed %d files", st.Hashed)
+	}
+}
+
+// TestTreesOfIndexesInOneFolder: two indexes in one folder, of two served
+// folders, scanned at once: neither sweeps away the other's trees.
+func TestTreesOfIndexesInOneFolder(t *testing.T) {
+	idx := t.TempDir()
+	var disks []*Disk
+	var datas [][]byte
+	for i := range 2 {
+		dir := t.TempDir()
+		data := random(t, 17<<20+i)
+		write(t, filepath.Join(dir, "f"), data)
+		d, err := OpenDisk(dir, Options{Index: filepath.Join(idx, fmt.Sprintf("%d.db", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		disks, datas = append(disks, d), append(datas, data)
+	}
+	errs := make(chan error, 2)
+	for _, d := range disks {
+		go func() { _, err := d.Scan(context.Background()); errs <- err }()
+	}
+	for range disks {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, d := range disks {
+		scan(t, d) // a second pass sweeps: it must keep the other's tree
+		if _, err := readTree(t, d, b3(datas[i])); err != nil {
+			t.Errorf("index %d: %v", i, err)
+		}
 	}
 }
