@@ -28,7 +28,9 @@ type Config struct {
 	BlockSize int64
 	// Window is the READs each session keeps in flight. Zero means 8.
 	Window int
-	// Sessions is the number of sessions per server. Zero means 1.
+	// Sessions is the number of sessions per server. Zero means 2 when the
+	// URL names one server (one session's receiving and checking would run
+	// on one core), else 1.
 	Sessions int
 	// Stall is how long a session may receive nothing while READs are in
 	// flight before it is closed and its blocks fetched elsewhere. Zero
@@ -63,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Sessions <= 0 {
 		c.Sessions = 1
+		if c.URL != nil && len(c.URL.Servers) == 1 {
+			c.Sessions = 2
+		}
 	}
 	if c.Stall <= 0 {
 		c.Stall = 10 * time.Second
