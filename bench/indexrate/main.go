@@ -89,7 +89,7 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
-			treeDB, treeFiles = fileSize(filepath.Join(dir, ".rtpd", "index.db")), dirSize(filepath.Join(dir, ".rtpd", "trees"))
+			treeDB, treeFiles = fileSize(filepath.Join(dir, ".rtpd", "index.db")), dirSize(filepath.Join(dir, ".rtpd", "index.db.trees"))
 			tidx := float64(total) / first.Seconds() / 1e6
 			fmt.Printf("round %d: with trees, first start to listening %v = %.0f MB/s (%.2f x without)\n", r+1, first.Round(time.Millisecond), tidx, tidx/idx)
 			treeIdxs = append(treeIdxs, tidx)
