@@ -286,7 +286,7 @@ func TestAria2cFromTwoFaces(t *testing.T) {
 	var total float64
 	var shares []string
 	for i, m := range metrics {
-		v := scrape(t, m)[`rtpd_http_blob_bytes_total`]
+		v := rtpdtest.Scrape(t, m)[`rtpd_http_blob_bytes_total`]
 		if v <= 0 {
 			t.Errorf("face %d sent no bytes: aria2c did not use both", i)
 		}

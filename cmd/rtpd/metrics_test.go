@@ -21,39 +21,6 @@ import (
 	"github.com/rtp-project/rtp/rtpurl"
 )
 
-// scrape GETs a Prometheus text page and returns its samples by series,
-// e.g. `rtpd_read_bytes_total{resource="blob"}`.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	samples := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q", line)
-		}
-		samples[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return samples
-}
-
 const (
 	blobBytes = `rtpd_read_bytes_total{resource="blob"}`
 	treeBytes = `rtpd_read_bytes_total{resource="tree"}`
@@ -75,7 +42,7 @@ func TestMetricsCountDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := scrape(t, murl)
+	got := rtpdtest.Scrape(t, murl)
 	if got[blobBytes] != 0 || got[`rtpd_index_files`] != 1 || got[`rtpd_index_bytes`] != float64(len(data)) || got[`rtpd_hashed_bytes_total`] != float64(len(data)) {
 		t.Fatalf("before any download: %s %v, index %v files of %v bytes, %v bytes hashed; want 0, 1, %d, %d",
 			blobBytes, got[blobBytes], got[`rtpd_index_files`], got[`rtpd_index_bytes`], got[`rtpd_hashed_bytes_total`], len(data), len(data))
@@ -104,7 +71,7 @@ func TestMetricsCountDownload(t *testing.T) {
 		// for it, but never see more than the client holds.
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			got = scrape(t, murl)
+			got = rtpdtest.Scrape(t, murl)
 			if v := got[blobBytes]; v > float64(received) {
 				t.Fatalf("after %d bytes received, %s = %v", received, blobBytes, v)
 			} else if v == float64(received) {
@@ -130,7 +97,7 @@ func TestMetricsCountDownload(t *testing.T) {
 	t.Logf("client of our own: received %d bytes in 1 MiB READs; %s = %.0f, equal after each READ", received, blobBytes, got[blobBytes])
 
 	// A whole rtpget download, with its BLAKE3 tree, scraped while it runs.
-	before := scrape(t, murl)
+	before := rtpdtest.Scrape(t, murl)
 	u := rtpurl.URL{Hashes: hashesOf(data), Length: int64(len(data)), Servers: []rtpurl.Dial{d}}
 	out := filepath.Join(t.TempDir(), "film.bin")
 	var mu sync.Mutex
@@ -178,7 +145,7 @@ func TestMetricsCountDownload(t *testing.T) {
 	if b, _ := os.ReadFile(out); string(b) != string(data) {
 		t.Fatal("rtpget wrote other bytes")
 	}
-	after := scrape(t, murl)
+	after := rtpdtest.Scrape(t, murl)
 	blob := after[blobBytes] - before[blobBytes]
 	tree := after[treeBytes] - before[treeBytes]
 	if blob != float64(res.Fetched) || res.Fetched != int64(len(data)) {

@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -9,44 +8,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/web/metrics"
 )
-
-// scrape GETs url and returns its samples by series, e.g.
-// `rtpd_opens_total{result="ok"}`.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	samples := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q", line)
-		}
-		samples[line[:i]] = v
-	}
-	return samples
-}
 
 func TestScrape(t *testing.T) {
 	index := filepath.Join(t.TempDir(), "index.db")
@@ -80,7 +49,7 @@ func TestScrape(t *testing.T) {
 		return nil
 	}))
 	defer srv.Close()
-	got := scrape(t, srv.URL+"/metrics")
+	got := rtpdtest.Scrape(t, srv.URL+"/metrics")
 	for series, want := range map[string]float64{
 		`rtpd_sessions_open{transport="tcp"}`:                          1,
 		`rtpd_sessions_open{transport="quic"}`:                         1,
@@ -116,7 +85,7 @@ func TestScrape(t *testing.T) {
 	// The pass ends; a second pass counts from zero, the total goes on.
 	m.Progress(store.ScanProgress{Files: 4, FilesTotal: 4, Bytes: 1000, BytesTotal: 1000, Done: true})
 	m.Progress(store.ScanProgress{Files: 1, FilesTotal: 1, Bytes: 50, BytesTotal: 50})
-	got = scrape(t, srv.URL+"/metrics")
+	got = rtpdtest.Scrape(t, srv.URL+"/metrics")
 	if got[`rtpd_hashed_bytes_total`] != 1050 || got[`rtpd_hashed_files_total`] != 5 || got[`rtpd_hash_passes_total`] != 1 || got[`rtpd_hash_pass_hashed_bytes`] != 50 {
 		t.Errorf("after a second pass: hashed %v bytes, %v files, %v passes, %v this pass; want 1050, 5, 1, 50",
 			got[`rtpd_hashed_bytes_total`], got[`rtpd_hashed_files_total`], got[`rtpd_hash_passes_total`], got[`rtpd_hash_pass_hashed_bytes`])
