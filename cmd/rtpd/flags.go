@@ -108,9 +108,3 @@ func parseHTTPDials(flag string, vals []string) ([]rtpurl.Dial, error) {
 	}
 	return ds, nil
 }
-
-// isTerminal reports whether f is a character device, such as a terminal.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/gemini"
+	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
@@ -251,7 +252,7 @@ func logScan(log *slog.Logger, st store.ScanStats) {
 
 // progressPrinter draws one updating line on a terminal, nothing otherwise.
 func progressPrinter() func(store.ScanProgress) {
-	if !isTerminal(os.Stderr) {
+	if !cliutil.IsTerminal(os.Stderr) {
 		return nil
 	}
 	return func(p store.ScanProgress) {

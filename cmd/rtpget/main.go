@@ -3,13 +3,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/urfave/cli/v2"
+	"github.com/rtp-project/rtp/internal/cliutil"
 )
 
 func main() {
@@ -19,15 +17,5 @@ func main() {
 	if complete(app, os.Args[1:], os.Stdout) {
 		return
 	}
-	if err := app.RunContext(ctx, os.Args); err != nil {
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			if msg := err.Error(); msg != "" {
-				fmt.Fprintln(os.Stderr, "rtpget:", msg)
-			}
-			os.Exit(ec.ExitCode())
-		}
-		fmt.Fprintln(os.Stderr, "rtpget:", err)
-		os.Exit(1)
-	}
+	cliutil.Exit("rtpget", app.RunContext(ctx, os.Args))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/swarm"
 )
 
@@ -17,7 +18,7 @@ import (
 // bytes, rate and ETA and one line per server with its rate and state. It
 // returns a function that stops the display.
 func (j *job) showProgress(d *swarm.Download) (stop func()) {
-	if j.quiet || j.json || j.noBars || !isTerminal(os.Stderr) {
+	if j.quiet || j.json || j.noBars || !cliutil.IsTerminal(os.Stderr) {
 		return func() {}
 	}
 	var mu sync.Mutex
@@ -108,10 +109,4 @@ func size(n int64) string {
 		f /= 1024
 	}
 	return ""
-}
-
-// isTerminal reports whether f is a character device, such as a terminal.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
