@@ -20,9 +20,22 @@ import (
 // group that does not match bans its sender at once (the tree was checked,
 // so the evidence is unambiguous) and its blocks go back to the pool.
 
-// maxTree bounds the tree rtpget will hold in memory: that of a 256 GiB
-// resource.
-const maxTree = 1 << 30
+// maxTree bounds the tree rtpget will hold in memory: that of a 64 GiB
+// resource (0.39% of it); bigger ones are verified whole at the end.
+const maxTree = 256 << 20
+
+// treeAsks is how many servers are asked for the tree at once: the first to
+// answer wins, and each holds a buffer the size of the tree until then.
+// Above bigTree one at a time, so that rtpget's memory stays about the tree
+// plus its buffers (a 4 GiB file's tree is 16 MiB).
+func treeAsks(size int64) int {
+	if size > bigTree {
+		return 1
+	}
+	return 2
+}
+
+const bigTree = 16 << 20
 
 // errTreeLength means a server's tree is for another length than the one
 // the download uses: no proof of a lie (the length may be what is wrong).
@@ -38,10 +51,11 @@ func (d *Download) urnBLAKE3() (urn.Hash, bool) {
 	return urn.Hash{}, false
 }
 
-// fetchTree asks every server for the tree of h at once and returns the
-// first that checks out, or nil when none does (servers without trees
-// answer unsupported scheme or not found: the download then verifies the
-// whole file at the end). A server whose tree does not match h is banned.
+// fetchTree asks the servers for the tree of h, in their order in the URL
+// and treeAsks(size) at a time, and returns the first that checks out, or
+// nil when none does (servers without trees answer unsupported scheme or not
+// found: the download then verifies the whole file at the end). A server
+// whose tree does not match h is banned.
 func (d *Download) fetchTree(ctx context.Context, h urn.Hash, n int64) *outboard.Tree {
 	if outboard.Size(n) > maxTree {
 		return nil
@@ -54,12 +68,15 @@ func (d *Download) fetchTree(ctx context.Context, h urn.Hash, n int64) *outboard
 		err error
 	}
 	answers := make(chan answer)
-	asked := 0
+	var todo []*peer
 	for _, p := range d.peers {
-		if p.isGone() {
-			continue
+		if !p.isGone() {
+			todo = append(todo, p)
 		}
-		asked++
+	}
+	ask := func() {
+		p := todo[0]
+		todo = todo[1:]
 		go func() {
 			t, err := d.fetchTreeFrom(ctx, p, h, n)
 			select {
@@ -68,13 +85,18 @@ func (d *Download) fetchTree(ctx context.Context, h urn.Hash, n int64) *outboard
 			}
 		}()
 	}
-	for range asked {
+	pending := 0
+	for ; pending < treeAsks(outboard.Size(n)) && len(todo) > 0; pending++ {
+		ask()
+	}
+	for pending > 0 {
 		var a answer
 		select {
 		case a = <-answers:
 		case <-ctx.Done():
 			return nil
 		}
+		pending--
 		switch {
 		case a.err == nil:
 			d.treeFrom = a.p.dial.String()
@@ -85,6 +107,10 @@ func (d *Download) fetchTree(ctx context.Context, h urn.Hash, n int64) *outboard
 			d.log.Warn("banning server: its BLAKE3 tree does not match the urn", "server", a.p.dial)
 		default:
 			d.log.Debug("no BLAKE3 tree", "server", a.p.dial, "err", a.err)
+		}
+		if len(todo) > 0 {
+			ask()
+			pending++
 		}
 	}
 	d.log.Info("no server offers the BLAKE3 tree; verifying the whole file at the end")
