@@ -236,19 +236,24 @@ func TestSwarmLiar(t *testing.T) {
 	t.Logf("liar sent %d bytes; %d blocks repaired", res.Servers[2].Bytes, res.Repaired)
 }
 
-func TestSwarmAllGoneThenResume(t *testing.T) {
-	dir := t.TempDir()
-	data, u := randomFile(t, dir, 16<<20)
-	ts := serveDir(t, dir, 2)
+// dieAfter slows the servers down and kills each once it has read n bytes.
+func dieAfter(ts []*testServer, n int64) {
 	for _, s := range ts {
 		s.wait = func(int64) { time.Sleep(time.Millisecond) }
 		s.hook = func(off int64, p []byte) bool {
-			if s.read.Load() > 3<<20 {
+			if s.read.Load() > n {
 				go s.kill()
 			}
 			return false
 		}
 	}
+}
+
+func TestSwarmAllGoneThenResume(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 16<<20)
+	ts := serveDir(t, dir, 2)
+	dieAfter(ts, 3<<20)
 	state := filepath.Join(t.TempDir(), "state")
 	part := filepath.Join(t.TempDir(), "out.part")
 	out, err := os.Create(part)

@@ -214,15 +214,7 @@ func TestTreeResume(t *testing.T) {
 		data, u := randomFile(t, dir, 16<<20)
 		u = blake3Only(u)
 		ts := serveDir(t, dir, 2)
-		for _, s := range ts {
-			s.wait = func(int64) { time.Sleep(time.Millisecond) }
-			s.hook = func(off int64, p []byte) bool {
-				if s.read.Load() > 3<<20 {
-					go s.kill()
-				}
-				return false
-			}
-		}
+		dieAfter(ts, 3<<20)
 		state := filepath.Join(t.TempDir(), "state")
 		out := watch(t, data)
 		cfg := Config{URL: withServers(u, ts), BlockSize: 256 << 10, Backoff: 10 * time.Millisecond, Retries: 1, NoTree: firstNoTree}
