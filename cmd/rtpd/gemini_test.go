@@ -65,9 +65,13 @@ func TestGeminiFace(t *testing.T) {
 	film := filepath.Join(blobs, "pub", "film.bin")
 	data := randomFile(t, film, 3<<20)
 	os.WriteFile(filepath.Join(blobs, "pub", "readme.txt"), []byte("hello\n"), 0o644)
-	gport := rtpdtest.FreePort(t)
 	s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
-		"--listen", "tcp!127.0.0.1!0", "--gemini", fmt.Sprintf("tcp!127.0.0.1!%d", gport), "--rescan", "1s")
+		"--listen", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0", "--rescan", "1s")
+	gd, err := rtpurl.ParseDial(s.Gemini[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gport := gd.Port
 	name := fmt.Sprintf("gemini+rtp://localhost:%d/pub/film.bin", gport)
 
 	out := sClient(t, gport, name)

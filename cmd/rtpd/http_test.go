@@ -147,12 +147,9 @@ func TestHTTPFaceInChromium(t *testing.T) {
 	}
 	files["pub/same as film.bin"] = files["pub/film.bin"]
 	os.WriteFile(filepath.Join(blobs, "pub", "same as film.bin"), files["pub/film.bin"], 0o644)
-	hport, gport := rtpdtest.FreePort(t), rtpdtest.FreePort(t)
 	s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
-		"--listen", "tcp!127.0.0.1!0",
-		"--http", fmt.Sprintf("tcp!127.0.0.1!%d", hport),
-		"--gemini", fmt.Sprintf("tcp!127.0.0.1!%d", gport))
-	base := fmt.Sprintf("http://127.0.0.1:%d", hport)
+		"--listen", "tcp!127.0.0.1!0", "--http", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0")
+	base := "http://" + address(t, s.HTTP[0])
 	dial, _ := rtpurl.ParseDial(s.Dials[0])
 
 	dom := dumpDOM(t, base+"/")
@@ -173,7 +170,7 @@ func TestHTTPFaceInChromium(t *testing.T) {
 		if u, err := rtpurl.Parse(r.rtp); err != nil || u.Name != filepath.Base(name) {
 			t.Errorf("%s: the page's rtp: URL does not parse back: %v", name, err)
 		}
-		if !strings.HasPrefix(r.gemini, fmt.Sprintf("gemini+rtp://127.0.0.1:%d/", gport)) {
+		if !strings.HasPrefix(r.gemini, "gemini+rtp://"+address(t, s.Gemini[0])+"/") {
 			t.Errorf("%s: Gemini name %q", name, r.gemini)
 		}
 		if r.copyButtons != 2 || r.hiddenButtons != 0 {
@@ -264,13 +261,10 @@ func TestAria2cFromTwoFaces(t *testing.T) {
 	var urls []string
 	var metrics []string
 	for range 2 {
-		hport, mport := rtpdtest.FreePort(t), rtpdtest.FreePort(t)
-		rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
-			"--listen", "tcp!127.0.0.1!0",
-			"--http", fmt.Sprintf("tcp!127.0.0.1!%d", hport),
-			"--metrics", fmt.Sprintf("tcp!127.0.0.1!%d", mport))
-		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d/sha256/%s", hport, hashesOf(data)[1].Hex()))
-		metrics = append(metrics, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
+		s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
+			"--listen", "tcp!127.0.0.1!0", "--http", "tcp!127.0.0.1!0", "--metrics", "tcp!127.0.0.1!0")
+		urls = append(urls, "http://"+address(t, s.HTTP[0])+"/sha256/"+hashesOf(data)[1].Hex())
+		metrics = append(metrics, "http://"+address(t, s.Metrics[0])+"/metrics")
 	}
 	dir := t.TempDir()
 	sum := hashesOf(data)[1].Hex()
@@ -306,16 +300,25 @@ func TestHTTPSFaces(t *testing.T) {
 	curl := need(t, "curl", "curl")
 	blobs := t.TempDir()
 	data := randomFile(t, filepath.Join(blobs, "f.bin"), 5000)
-	hport, mport := rtpdtest.FreePort(t), rtpdtest.FreePort(t)
-	rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", "tcp!127.0.0.1!0",
-		"--http", fmt.Sprintf("tls!127.0.0.1!%d", hport), "--metrics", fmt.Sprintf("tls!127.0.0.1!%d", mport))
+	s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", "tcp!127.0.0.1!0",
+		"--http", "tls!127.0.0.1!0", "--metrics", "tls!127.0.0.1!0")
 	for _, c := range []struct{ url, want string }{
-		{fmt.Sprintf("https://127.0.0.1:%d/sha256/%s", hport, hashesOf(data)[1].Hex()), "200 2 5000"},
-		{fmt.Sprintf("https://127.0.0.1:%d/healthz", mport), "200 2 3"},
+		{"https://" + address(t, s.HTTP[0]) + "/sha256/" + hashesOf(data)[1].Hex(), "200 2 5000"},
+		{"https://" + address(t, s.Metrics[0]) + "/healthz", "200 2 3"},
 	} {
 		got := strings.TrimSpace(string(runTool(t, time.Minute, curl, "-sk", "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{size_download}", c.url)))
 		if got != c.want {
 			t.Errorf("curl -k %s: %q, want %q (status, HTTP version, bytes)", c.url, got, c.want)
 		}
 	}
+}
+
+// address is host:port of a dial string that rtpd logged.
+func address(t *testing.T, dial string) string {
+	t.Helper()
+	d, err := rtpurl.ParseDial(dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Address()
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,10 +32,9 @@ const (
 func TestMetricsCountDownload(t *testing.T) {
 	blobs := t.TempDir()
 	data := randomFile(t, filepath.Join(blobs, "film.bin"), 12<<20+12345)
-	mport := rtpdtest.FreePort(t)
 	s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
-		"--listen", "tcp!127.0.0.1!0", "--metrics", fmt.Sprintf("tcp!127.0.0.1!%d", mport))
-	murl := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+		"--listen", "tcp!127.0.0.1!0", "--metrics", "tcp!127.0.0.1!0")
+	murl := "http://" + address(t, s.Metrics[0]) + "/metrics"
 	d, err := rtpurl.ParseDial(s.Dials[0])
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +166,7 @@ func TestMetricsCountDownload(t *testing.T) {
 		res.Fetched, blobBytes, blob, treeBytes, tree, outboard.Size(int64(len(data))), len(during), summarize(during))
 	mu.Unlock()
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport))
+	resp, err := http.Get("http://" + address(t, s.Metrics[0]) + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Errorf("/healthz: %v %v", resp, err)
 	}

@@ -57,12 +57,26 @@ type Server struct {
 	mu    sync.Mutex
 	log   bytes.Buffer
 	Dials []string // what it listens on, e.g. tcp!127.0.0.1!41234
+
+	// The faces' bound dials, in the order given: a port given as 0 here
+	// holds the one the kernel chose.
+	HTTP, Metrics, Gemini []string
 }
 
-var listening = regexp.MustCompile(`listening on .* dial=(\S+)`)
+// What rtpd logs once a listener is bound, by the flag that asked for it.
+var bound = []struct {
+	flag string
+	re   *regexp.Regexp
+}{
+	{"--listen", regexp.MustCompile(`listening on .* dial=(\S+)`)},
+	{"--http", regexp.MustCompile(`serving http on .* http=(\S+)`)},
+	{"--metrics", regexp.MustCompile(`serving metrics on .* metrics=(\S+)`)},
+	{"--gemini", regexp.MustCompile(`serving gemini\+rtp:// names on .* gemini=(\S+)`)},
+}
 
 // Start runs `rtpd serve ARGS... DIR` and waits until it listens on every
-// --listen it was given. The process is killed when the test ends.
+// --listen, --http, --metrics and --gemini it was given; pass port 0 and read
+// the bound dials from the Server. The process is killed when the test ends.
 func Start(t *testing.T, dir string, args ...string) *Server {
 	t.Helper()
 	s := &Server{t: t, args: append(append([]string{"serve"}, args...), dir)}
@@ -73,9 +87,20 @@ func Start(t *testing.T, dir string, args ...string) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	want := strings.Count(strings.Join(s.args, " "), "--listen")
-	if want == 0 {
-		want = 1
+	want := make([]int, len(bound))
+	for _, a := range s.args {
+		for i, b := range bound {
+			if a == b.flag || strings.HasPrefix(a, b.flag+"=") {
+				want[i]++
+			}
+		}
+	}
+	if want[0] == 0 {
+		want[0] = 1 // the default listener
+	}
+	total := 0
+	for _, n := range want {
+		total += n
 	}
 	s.cmd = exec.Command(RTPD, s.args...)
 	stderr, err := s.cmd.StderrPipe()
@@ -86,7 +111,11 @@ func (s *Server) start() {
 		s.t.Fatal(err)
 	}
 	s.done = make(chan struct{})
-	found := make(chan string, want)
+	type found1 struct {
+		kind int
+		dial string
+	}
+	found := make(chan found1, total)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -94,19 +123,25 @@ func (s *Server) start() {
 			s.mu.Lock()
 			s.log.WriteString(line + "\n")
 			s.mu.Unlock()
-			if m := listening.FindStringSubmatch(line); m != nil {
-				found <- m[1]
+			for i, b := range bound {
+				if m := b.re.FindStringSubmatch(line); m != nil {
+					select {
+					case found <- found1{i, m[1]}:
+					default: // more than asked for: never block rtpd's stderr
+					}
+				}
 			}
 		}
 		io.Copy(io.Discard, stderr)
 	}()
 	go func() { s.cmd.Wait(); close(s.done) }()
-	s.Dials = nil
+	got := make([][]string, len(bound))
+	defer func() { s.Dials, s.HTTP, s.Metrics, s.Gemini = got[0], got[1], got[2], got[3] }()
 	timeout := time.After(60 * time.Second)
-	for len(s.Dials) < want {
+	for n := 0; n < total; n++ {
 		select {
-		case d := <-found:
-			s.Dials = append(s.Dials, d)
+		case f := <-found:
+			got[f.kind] = append(got[f.kind], f.dial)
 		case <-s.done:
 			s.t.Fatalf("rtpd exited before listening:\n%s", s.Log())
 		case <-timeout:
