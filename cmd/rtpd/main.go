@@ -20,8 +20,10 @@ func main() {
 }
 
 func newApp() *cli.App {
+	cli.VersionFlag = cliutil.VersionFlag
 	return &cli.App{
 		Name:            "rtpd",
+		Version:         cliutil.Version(),
 		Usage:           "serve files by hash over RTP/1 (TCP, TLS, QUIC)",
 		HideHelpCommand: true,
 		OnUsageError:    usageError,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rtp-project/rtp/client"
 	"github.com/rtp-project/rtp/gemini"
+	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/swarm"
 )
@@ -50,12 +51,12 @@ func usageError(_ *cli.Context, err error, _ bool) error { return cli.Exit(err.E
 
 func getApp() *cli.App {
 	// urfave/cli gives --version the alias -v, which is -v(erbose) here.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version (module version, VCS revision, Go version) and exit"}
+	cli.VersionFlag = cliutil.VersionFlag
 	return &cli.App{
 		Name:         "rtpget",
 		Usage:        "download a file by hash from the servers an rtp: URL lists, verified; or first resolve a gemini+rtp:// name to its rtp: URL",
 		ArgsUsage:    "'rtp:?u=urn:sha256:…&l=…&s=tcp!host!7777' | gemini+rtp://host[:port]/path",
-		Version:      version(),
+		Version:      cliutil.Version(),
 		OnUsageError: usageError,
 		// No commands: the first argument is always a URL or name.
 		HideHelpCommand: true,

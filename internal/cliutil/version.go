@@ -1,15 +1,19 @@
-package main
+package cliutil
 
 import (
 	"runtime/debug"
 	"strings"
+
+	"github.com/urfave/cli/v2"
 )
 
-// version describes the build from what the Go toolchain recorded in the
+// Version describes the build from what the Go toolchain recorded in the
 // binary: the module version (a tag, a pseudo-version or "(devel)"), the VCS
 // revision and commit time, whether the tree had uncommitted changes, and
 // the Go version. urfave/cli prints it for --version.
-func version() string {
+//
+// The flag urfave/cli prints it for is VersionFlag.
+func Version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown (no build information)"
@@ -40,3 +44,7 @@ func version() string {
 	parts = append(parts, bi.GoVersion)
 	return strings.Join(parts, ", ")
 }
+
+// VersionFlag is --version without urfave/cli's -v alias, which is
+// -v(erbose) in rtpget; rtpd keeps the two alike.
+var VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version (module version, VCS revision, Go version) and exit"}
