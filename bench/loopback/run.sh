@@ -11,7 +11,8 @@
 # (both with rtpget's default of two sessions for a one-server URL), and the
 # latter with one session. sha256 runs at about 220 MB/s on this
 # project's machines (no SHA-NI), which bounds the first. The client's CPU
-# seconds (user + sys) are printed beside the wall times.
+# seconds (user + sys) are printed beside the wall times. Each round runs
+# curl and the blake3-URL rtpget back to back, then the other two.
 set -euo pipefail
 size_mb=512
 runs=5
@@ -84,7 +85,7 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(curl both b3 b3x1)
+names=(curl b3 both b3x1)
 declare -A what=(
 	[curl]="curl from nginx, unverified"
 	[both]="rtpget, blake3+sha256 URL (rtpd url default), 2 sessions"
@@ -95,8 +96,8 @@ echo "file: $size_mb MB; $runs rounds, alternating: ${names[*]}"
 for n in "${names[@]}"; do : >"$work/$n"; done
 for r in $(seq "$runs"); do
 	run curl curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
-	run both bin/rtpget -q -o "$work/out/both.bin" "$both"
 	run b3 bin/rtpget -q -o "$work/out/b3.bin" "$b3"
+	run both bin/rtpget -q -o "$work/out/both.bin" "$both"
 	run b3x1 bin/rtpget -q --sessions 1 -o "$work/out/b3x1.bin" "$b3"
 	line="round $r:"
 	for n in "${names[@]}"; do line+=" $n $(tail -1 "$work/$n" | cut -d' ' -f1)s"; done
