@@ -219,3 +219,17 @@ func Run(t *testing.T, bin string, args ...string) (stdout, stderr string, code 
 	}
 	return o.String(), e.String(), code
 }
+
+// CheckVersion checks that `bin --version` prints "NAME version …, go1.…"
+// and exits 0, and that -v is not an alias of it: for rtpget it means
+// verbose, so it must fail for want of a URL, exit 2.
+func CheckVersion(t *testing.T, bin, name string) {
+	t.Helper()
+	stdout, stderr, code := Run(t, bin, "--version")
+	if code != 0 || !strings.HasPrefix(stdout, name+" version ") || !strings.Contains(stdout, "go1.") {
+		t.Fatalf("%s --version: exit %d, stdout %q, stderr %q", name, code, stdout, stderr)
+	}
+	if _, stderr, code := Run(t, bin, "-v"); code != 2 || strings.Contains(stderr, "version") {
+		t.Errorf("%s -v: exit %d, %q; want 2, not the version", name, code, stderr)
+	}
+}
