@@ -19,6 +19,7 @@ import (
 
 	gmi "git.sr.ht/~adnano/go-gemini"
 
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/server"
 	"github.com/rtp-project/rtp/store"
@@ -39,14 +40,7 @@ func newCert(t *testing.T) tls.Certificate {
 // any port) and returns the port. It stops when the test ends.
 func serveFace(t *testing.T, dir, addr string, cert tls.Certificate) (*store.Disk, int) {
 	t.Helper()
-	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	if _, err := disk.Scan(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	disk := rtpdtest.IndexedDisk(t, dir)
 	s := NewServer(ServerConfig{
 		Index:     disk,
 		Cert:      cert,

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/server"
-	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
 )
 
@@ -175,14 +175,7 @@ func TestTreeNoneOffered(t *testing.T) {
 func TestTreeShortReads(t *testing.T) {
 	dir := t.TempDir()
 	data, u := randomFile(t, dir, 3<<20+5)
-	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "i.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer disk.Close()
-	if _, err := disk.Scan(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	disk := rtpdtest.IndexedDisk(t, dir)
 	srv := server.New(server.Config{Store: disk, MaxRead: 10000})
 	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1"}, nil)
 	if err != nil {

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +19,7 @@ import (
 
 	"lukechampine.com/blake3"
 
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/web"
@@ -44,14 +44,7 @@ func newFixture(t *testing.T, files map[string][]byte) *fixture {
 			t.Fatal(err)
 		}
 	}
-	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	if _, err := disk.Scan(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	disk := rtpdtest.IndexedDisk(t, dir)
 	m := metrics.New(metrics.Config{})
 	face := web.New(web.Config{
 		Store:     disk,

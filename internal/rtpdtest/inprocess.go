@@ -11,11 +11,10 @@ import (
 	"github.com/rtp-project/rtp/store"
 )
 
-// ServeInProcess serves dir from this process on loopback TCP, over a real
-// bbolt index of its own, through wrap (nil for none: a test wraps the store
-// to make a server stall or lie). kill closes every session at once and
-// stops the server; it also runs when the test ends.
-func ServeInProcess(t *testing.T, dir string, wrap func(store.Opener) store.Opener) (d rtpurl.Dial, kill func()) {
+// IndexedDisk opens dir as rtpd serve does, with a real bbolt index in a
+// folder of the test's own, and indexes it once; it is closed when the test
+// ends.
+func IndexedDisk(t *testing.T, dir string) *store.Disk {
 	t.Helper()
 	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
 	if err != nil {
@@ -25,6 +24,16 @@ func ServeInProcess(t *testing.T, dir string, wrap func(store.Opener) store.Open
 	if _, err := disk.Scan(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return disk
+}
+
+// ServeInProcess serves dir from this process on loopback TCP, over a real
+// bbolt index of its own, through wrap (nil for none: a test wraps the store
+// to make a server stall or lie). kill closes every session at once and
+// stops the server; it also runs when the test ends.
+func ServeInProcess(t *testing.T, dir string, wrap func(store.Opener) store.Opener) (d rtpurl.Dial, kill func()) {
+	t.Helper()
+	disk := IndexedDisk(t, dir)
 	var o store.Opener = disk
 	if wrap != nil {
 		o = wrap(disk)
