@@ -67,6 +67,13 @@ func TestBadUsageExits2(t *testing.T) {
 		{"url"},
 		{"url", "--server", "tcp", "f"},
 	}
+	wantUsageErrors(t, cases...)
+}
+
+// wantUsageErrors checks that rtpd exits 2 with one line, "rtpd: …", for
+// each command line.
+func wantUsageErrors(t *testing.T, cases ...[]string) {
+	t.Helper()
 	for _, args := range cases {
 		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
 		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "rtpd: ") {

@@ -154,17 +154,12 @@ func hashesOf(data []byte) []urn.Hash {
 
 func TestGeminiFlags(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{
+	wantUsageErrors(t, [][]string{
 		{"serve", "--gemini", "quic!127.0.0.1!1965", dir},
 		{"serve", "--gemini", "tcp!127.0.0.1!port", dir},
 		{"serve", "--advertise", "tcp!example.org!7777", dir},
 		{"serve", "--gemini", "tcp!127.0.0.1", "--advertise", "udp!x!1", dir},
-	} {
-		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
-		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "rtpd: ") {
-			t.Errorf("rtpd %v: exit %d, stderr %q; want 2 and one line", args, code, stderr)
-		}
-	}
+	}...)
 }
 
 // TestGeminiShutdown: SIGTERM stops the Gemini face with the rest, exit 0.
