@@ -71,8 +71,8 @@ func getApp() *cli.App {
 			&cli.BoolFlag{Name: flagVerbose, Aliases: []string{"v"}, Count: new(int), Usage: "log more: -v for retries and server changes, -vv for debugging"},
 			&cli.BoolFlag{Name: flagJSON, Usage: "print a JSON summary when done (to stdout, or stderr with -o -)", EnvVars: envVar(flagJSON)},
 			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long", EnvVars: envVar(flagStall)},
-			&cli.IntFlag{Name: flagSessions, Usage: "sessions per server (QUIC streams or connections); default 2 when the URL names one server, so receiving and checking run on two cores, else 1", DefaultText: "auto", EnvVars: envVar(flagSessions)},
-			&cli.IntFlag{Name: flagWindow, Value: 8, Usage: "READs of 1 MiB in flight per session", EnvVars: envVar(flagWindow)},
+			&cli.IntFlag{Name: flagSessions, Usage: "sessions per server (QUIC streams or connections); default, when the URL names one server, one more than the cores (2 to 4), so receiving and checking keep every core busy; else 1", DefaultText: "auto", EnvVars: envVar(flagSessions)},
+			&cli.IntFlag{Name: flagWindow, Usage: "READs of 1 MiB in flight per session; default 8, or 4 when a server has several sessions", DefaultText: "auto", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates, nor a Gemini server's against known hosts (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
 			&cli.BoolFlag{Name: flagResolve, Usage: "print the rtp: URL a gemini+rtp:// name resolves to, and download nothing", EnvVars: envVar(flagResolve)},
@@ -151,7 +151,7 @@ func newGetter(c *cli.Context) (*getter, error) {
 		return nil, err
 	}
 	for _, pos := range []string{flagSessions, flagWindow, flagJobs} {
-		if c.Int(pos) <= 0 && (pos != flagSessions || c.IsSet(pos)) {
+		if c.Int(pos) <= 0 && (pos == flagJobs || c.IsSet(pos)) {
 			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
