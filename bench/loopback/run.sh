@@ -8,8 +8,9 @@
 # rtpget runs three times per round: with the URL rtpd url prints by
 # default (blake3 and sha256, both verified), with a blake3-only URL
 # (rtpd url --hash blake3), checked on arrival against rtpd's BLAKE3 tree
-# (both with rtpget's default of two sessions for a one-server URL), and the
-# latter with one session. sha256 runs at about 220 MB/s on this
+# (both with rtpget's default sessions and window for a one-server URL: one
+# more session than cores, 4 READs each), and the latter with 2 sessions of
+# 8 READs, the defaults before this script's figures of 2026-11-22 (4th). sha256 runs at about 220 MB/s on this
 # project's machines (no SHA-NI), which bounds the first. The client's CPU
 # seconds (user + sys) are printed beside the wall times. Each round runs
 # curl and the blake3-URL rtpget back to back, then the other two.
@@ -85,12 +86,12 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(curl b3 both b3x1)
+names=(curl b3 both b3s2w8)
 declare -A what=(
 	[curl]="curl from nginx, unverified"
-	[both]="rtpget, blake3+sha256 URL (rtpd url default), 2 sessions"
-	[b3]="rtpget, blake3 URL (rtpd url --hash blake3), 2 sessions"
-	[b3x1]="rtpget --sessions 1, blake3 URL"
+	[both]="rtpget, blake3+sha256 URL (rtpd url default)"
+	[b3]="rtpget, blake3 URL (rtpd url --hash blake3)"
+	[b3s2w8]="rtpget --sessions 2 --window 8, blake3 URL"
 )
 echo "file: $size_mb MB; $runs rounds, alternating: ${names[*]}"
 for n in "${names[@]}"; do : >"$work/$n"; done
@@ -98,7 +99,7 @@ for r in $(seq "$runs"); do
 	run curl curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
 	run b3 bin/rtpget -q -o "$work/out/b3.bin" "$b3"
 	run both bin/rtpget -q -o "$work/out/both.bin" "$both"
-	run b3x1 bin/rtpget -q --sessions 1 -o "$work/out/b3x1.bin" "$b3"
+	run b3s2w8 bin/rtpget -q --sessions 2 --window 8 -o "$work/out/b3s2w8.bin" "$b3"
 	line="round $r:"
 	for n in "${names[@]}"; do line+=" $n $(tail -1 "$work/$n" | cut -d' ' -f1)s"; done
 	echo "$line"
