@@ -233,9 +233,24 @@ func (s *Session) receivePayload(br *bufio.Reader, c *Call, h wire.ResponseHeade
 	}
 	var dstErr error
 	for left := int64(h.Len); left > 0; {
-		n, err := br.Read(buf[:min(left, int64(len(buf)))])
+		var p []byte
+		var err error
+		buffered := br.Buffered() > 0
+		if buffered {
+			// Bytes the header read brought along go to dst from br's
+			// buffer, not copied through buf first.
+			p, _ = br.Peek(int(min(int64(br.Buffered()), left)))
+		} else {
+			var n int
+			n, err = br.Read(buf[:min(left, int64(len(buf)))])
+			p = buf[:n]
+		}
+		n := len(p)
 		if n > 0 && dstErr == nil {
-			_, dstErr = c.dst.Write(buf[:n])
+			_, dstErr = c.dst.Write(p)
+		}
+		if buffered {
+			br.Discard(n)
 		}
 		left -= int64(n)
 		c.N += int64(n)
