@@ -18,6 +18,12 @@ const maxSmallPayload = 64 << 10
 // writer.
 const copyBufSize = 256 << 10
 
+// headerBufSize is the read buffer responses are parsed from. It is small:
+// the payload bytes a header read brings along are few, and the rest of a
+// payload is read straight into the copy buffer, so a session touches 260
+// KiB per READ instead of 512, which the CPU's caches hold better.
+const headerBufSize = 4 << 10
+
 // Session is one RTP/1 session. Its methods are safe for concurrent use.
 type Session struct {
 	conn    io.ReadWriteCloser
@@ -69,7 +75,7 @@ func NewSession(rw io.ReadWriteCloser, onClose func() error) *Session {
 		pending: make(map[wire.Token]*Call),
 		done:    make(chan struct{}),
 	}
-	go s.receive(bufio.NewReaderSize(rw, copyBufSize))
+	go s.receive(bufio.NewReaderSize(rw, headerBufSize))
 	return s
 }
 
