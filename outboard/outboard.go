@@ -23,6 +23,10 @@ const (
 	// 0.39% of the data.
 	GroupSize = guts.ChunkSize << GroupLog
 
+	// groupBatch is how many groups groupCVs hashes at once: their parents
+	// fill the 16 lanes level by level.
+	groupBatch = 16
+
 	// Scheme is the URI prefix under which servers offer a blake3 urn's tree.
 	Scheme = "urn:blake3-outboard:"
 )

@@ -1,0 +1,90 @@
+package outboard
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"lukechampine.com/blake3/guts"
+)
+
+// TestGroupCVs checks the SIMD group hashing against lukechampine.com/blake3
+// for batches of every size up to two full ones, at group indexes whose
+// chunk counters need the high word, and with bytes that differ per chunk.
+func TestGroupCVs(t *testing.T) {
+	if !haveGroups16 {
+		t.Skip("no AVX-512 here: Check uses lukechampine.com/blake3 alone")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 2*groupBatch*GroupSize+GroupSize)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	var scratch [GroupSize]byte
+	for _, first := range []int64{0, 1, 7, 1<<28 - 3, 1<<28 + 5, 1 << 40} {
+		for n := 1; n <= 2*groupBatch+1; n++ {
+			got := make([][8]uint32, n)
+			groupCVs(data[:n*GroupSize], first, got)
+			for i := range n {
+				want := guts.ChainingValue(compressGroup(data[i*GroupSize:(i+1)*GroupSize], first+int64(i), &scratch))
+				if got[i] != want {
+					t.Fatalf("first %d, %d groups: group %d chaining value %08x, want %08x", first, n, i, got[i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestCheckFindsFlippedBit flips one bit in each group of a resource in
+// turn and checks that Check names that group, with and without the SIMD
+// path.
+func TestCheckFindsFlippedBit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := int64(37*GroupSize + 1234)
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	tree, root := encode(t, data)
+	tr, err := NewTree(tree, root, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Check(0, data); err != nil {
+		t.Fatalf("intact bytes: %v", err)
+	}
+	for g := int64(0); g < Groups(n); g++ {
+		off := g*GroupSize + rng.Int64N(min(GroupSize, n-g*GroupSize))
+		bit := byte(1) << rng.IntN(8)
+		data[off] ^= bit
+		err := tr.Check(0, data)
+		data[off] ^= bit
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Off != g*GroupSize {
+			t.Fatalf("bit flipped at %d: Check says %v, want the group at %d", off, err, g*GroupSize)
+		}
+	}
+}
+
+func BenchmarkGroupCVs(b *testing.B) {
+	if !haveGroups16 {
+		b.Skip("no AVX-512")
+	}
+	data := make([]byte, 256<<10)
+	cvs := make([][8]uint32, len(data)/GroupSize)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		groupCVs(data, 1, cvs)
+	}
+}
+
+func BenchmarkGroupsGuts(b *testing.B) {
+	data := make([]byte, 256<<10)
+	var scratch [GroupSize]byte
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		for g := range len(data) / GroupSize {
+			guts.ChainingValue(compressGroup(data[g*GroupSize:(g+1)*GroupSize], int64(g+1), &scratch))
+		}
+	}
+}
