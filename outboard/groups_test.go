@@ -88,3 +88,25 @@ func BenchmarkGroupsGuts(b *testing.B) {
 		}
 	}
 }
+
+// TestTreeRejectsLiesBatched flips one bit in each parent entry of a tree
+// of 70 groups, more than four batches of 16, in turn.
+func TestTreeRejectsLiesBatched(t *testing.T) {
+	n := int64(70*GroupSize - 5)
+	data := randomBytes(int(n), 9)
+	tree, root := encode(t, data)
+	if _, err := NewTree(tree, root, n); err != nil {
+		t.Fatalf("intact tree: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for e := 0; e < int(Groups(n)-1); e++ {
+		i := 8 + 64*e + rng.IntN(64)
+		bit := byte(1) << rng.IntN(8)
+		tree[i] ^= bit
+		_, err := NewTree(tree, root, n)
+		tree[i] ^= bit
+		if !errors.Is(err, ErrBadTree) {
+			t.Fatalf("entry %d, byte %d flipped: %v", e, i, err)
+		}
+	}
+}

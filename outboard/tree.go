@@ -31,6 +31,11 @@ func NewTree(tree []byte, root [32]byte, n int64) (*Tree, error) {
 	t := &Tree{n: n, leaves: make([][8]uint32, Groups(n))}
 	entries := tree[8:]
 	next := 0
+	// With AVX-512, entries below the root are checked 16 at a time.
+	var batch *parentBatch
+	if haveGroups16 {
+		batch = new(parentBatch)
+	}
 	var walk func(cv [8]uint32, lo, hi int64, flags uint32) bool
 	walk = func(cv [8]uint32, lo, hi int64, flags uint32) bool {
 		if hi-lo == 1 {
@@ -40,13 +45,17 @@ func NewTree(tree []byte, root [32]byte, n int64) (*Tree, error) {
 		e := entries[64*next : 64*next+64]
 		next++
 		l, r := cvOf(e[:32]), cvOf(e[32:])
-		if guts.ChainingValue(guts.ParentNode(l, r, &guts.IV, flags)) != cv {
+		if batch != nil && flags == 0 {
+			if !batch.add(e, cv) {
+				return false
+			}
+		} else if guts.ChainingValue(guts.ParentNode(l, r, &guts.IV, flags)) != cv {
 			return false
 		}
 		mid := lo + leftGroups(hi-lo)
 		return walk(l, lo, mid, 0) && walk(r, mid, hi, 0)
 	}
-	if !walk(cvOf(root[:]), 0, Groups(n), guts.FlagRoot) {
+	if !walk(cvOf(root[:]), 0, Groups(n), guts.FlagRoot) || (batch != nil && !batch.flush()) {
 		return nil, ErrBadTree
 	}
 	if n == 0 {
@@ -120,4 +129,46 @@ func (t *Tree) checkWhole(off *int64, p *[]byte) error {
 		*off += n * GroupSize
 		*p = (*p)[n*GroupSize:]
 	}
+}
+
+// parentBatch checks non-root parent entries of a tree 16 at a time: each
+// entry's 64 bytes (left and right chaining values) are the message of the
+// parent node whose chaining value the entry above gives.
+type parentBatch struct {
+	msgs [16][16]uint32
+	want [16][8]uint32
+	n    int
+	out  [8][16]uint32
+	zero [2][16]uint32
+}
+
+// add queues entry e, whose chaining value must be want; it reports false
+// once a full batch has failed.
+func (b *parentBatch) add(e []byte, want [8]uint32) bool {
+	for w := range b.msgs[b.n] {
+		b.msgs[b.n][w] = binary.LittleEndian.Uint32(e[4*w:])
+	}
+	b.want[b.n] = want
+	b.n++
+	if b.n < len(b.msgs) {
+		return true
+	}
+	return b.flush()
+}
+
+// flush checks the queued entries.
+func (b *parentBatch) flush() bool {
+	if b.n == 0 {
+		return true
+	}
+	parents16(&b.out, &b.msgs, &b.zero)
+	for l := range b.n {
+		for w := range 8 {
+			if b.out[w][l] != b.want[l][w] {
+				return false
+			}
+		}
+	}
+	b.n = 0
+	return true
 }
