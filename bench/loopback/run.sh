@@ -3,7 +3,10 @@
 # nginx serve the same file; the two downloads alternate, each writing a file
 # in the same folder, and the medians are compared.
 #
-#   bench/loopback/run.sh [-s SIZE_MB] [-n RUNS]      (from the module root)
+#   bench/loopback/run.sh [-s SIZE_MB] [-n RUNS] [-H]      (from the module root)
+#
+# -H keeps one core busy with a shell loop during every run, as a crude
+# stand-in for a contended host.
 #
 # rtpget runs three times per round: with the URL rtpd url prints by
 # default (blake3 and sha256, both verified), with a blake3-only URL
@@ -17,11 +20,13 @@
 set -euo pipefail
 size_mb=512
 runs=5
-while getopts "s:n:" o; do
+hog=
+while getopts "s:n:H" o; do
 	case $o in
 	s) size_mb=$OPTARG ;;
 	n) runs=$OPTARG ;;
-	*) echo "usage: $0 [-s SIZE_MB] [-n RUNS]" >&2; exit 2 ;;
+	H) hog=1 ;;
+	*) echo "usage: $0 [-s SIZE_MB] [-n RUNS] [-H]" >&2; exit 2 ;;
 	esac
 done
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
@@ -93,6 +98,11 @@ declare -A what=(
 	[b3]="rtpget, blake3 URL (rtpd url --hash blake3)"
 	[b3s2w8]="rtpget --sessions 2 --window 8, blake3 URL"
 )
+if [ -n "$hog" ]; then
+	sh -c 'while :; do :; done' &
+	pids+=($!)
+	echo "one core kept busy by a shell loop (pid $!)"
+fi
 echo "file: $size_mb MB; $runs rounds, alternating: ${names[*]}"
 for n in "${names[@]}"; do : >"$work/$n"; done
 for r in $(seq "$runs"); do
