@@ -4,7 +4,25 @@
 
 #include "textflag.h"
 
-// func chunks16(out *[8][16]uint32, data *[16 * 1024]byte, ctr *[2][16]uint32)
+DATA laneOffsets<>+0(SB)/4, $0
+DATA laneOffsets<>+4(SB)/4, $32
+DATA laneOffsets<>+8(SB)/4, $64
+DATA laneOffsets<>+12(SB)/4, $96
+DATA laneOffsets<>+16(SB)/4, $128
+DATA laneOffsets<>+20(SB)/4, $160
+DATA laneOffsets<>+24(SB)/4, $192
+DATA laneOffsets<>+28(SB)/4, $224
+DATA laneOffsets<>+32(SB)/4, $256
+DATA laneOffsets<>+36(SB)/4, $288
+DATA laneOffsets<>+40(SB)/4, $320
+DATA laneOffsets<>+44(SB)/4, $352
+DATA laneOffsets<>+48(SB)/4, $384
+DATA laneOffsets<>+52(SB)/4, $416
+DATA laneOffsets<>+56(SB)/4, $448
+DATA laneOffsets<>+60(SB)/4, $480
+GLOBL laneOffsets<>(SB), RODATA|NOPTR, $64
+
+// func chunks16(out *[16][8]uint32, data *[16 * 1024]byte, ctr *[2][16]uint32)
 TEXT ·chunks16(SB), 0, $1024-24
 	MOVQ out+0(FP), DI
 	MOVQ data+8(FP), DX
@@ -941,18 +959,27 @@ notlast:
 	INCQ SI
 	CMPQ SI, $16
 	JNE block
-	VMOVDQU32 Z0, 0(DI)
-	VMOVDQU32 Z1, 64(DI)
-	VMOVDQU32 Z2, 128(DI)
-	VMOVDQU32 Z3, 192(DI)
-	VMOVDQU32 Z4, 256(DI)
-	VMOVDQU32 Z5, 320(DI)
-	VMOVDQU32 Z6, 384(DI)
-	VMOVDQU32 Z7, 448(DI)
+	VMOVDQU32 laneOffsets<>(SB), Z16
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z0, K1, 0(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z1, K1, 4(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z2, K1, 8(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z3, K1, 12(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z4, K1, 16(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z5, K1, 20(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z6, K1, 24(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z7, K1, 28(DI)(Z16*1)
 	VZEROUPPER
 	RET
 
-// func parents16(out *[8][16]uint32, msgs *[16][16]uint32, zero *[2][16]uint32)
+// func parents16(out *[16][8]uint32, msgs *[16][16]uint32, zero *[2][16]uint32)
 TEXT ·parents16(SB), 0, $1024-24
 	MOVQ out+0(FP), DI
 	MOVQ msgs+8(FP), DX
@@ -1875,13 +1902,22 @@ TEXT ·parents16(SB), 0, $1024-24
 	VPXORD Z13, Z5, Z5
 	VPXORD Z14, Z6, Z6
 	VPXORD Z15, Z7, Z7
-	VMOVDQU32 Z0, 0(DI)
-	VMOVDQU32 Z1, 64(DI)
-	VMOVDQU32 Z2, 128(DI)
-	VMOVDQU32 Z3, 192(DI)
-	VMOVDQU32 Z4, 256(DI)
-	VMOVDQU32 Z5, 320(DI)
-	VMOVDQU32 Z6, 384(DI)
-	VMOVDQU32 Z7, 448(DI)
+	VMOVDQU32 laneOffsets<>(SB), Z16
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z0, K1, 0(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z1, K1, 4(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z2, K1, 8(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z3, K1, 12(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z4, K1, 16(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z5, K1, 20(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z6, K1, 24(DI)(Z16*1)
+	KXNORW K1, K1, K1
+	VPSCATTERDD Z7, K1, 28(DI)(Z16*1)
 	VZEROUPPER
 	RET

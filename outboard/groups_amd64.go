@@ -11,17 +11,17 @@ import (
 //go:generate go run asm_gen.go
 
 // chunks16 compresses the 16 whole chunks of data, chunk l with counter
-// ctr[0][l] | ctr[1][l]<<32, and stores word w of chunk l's chaining value
-// at out[w][l].
+// ctr[0][l] | ctr[1][l]<<32, and stores chunk l's chaining value at out[l].
 //
 //go:noescape
-func chunks16(out *[8][16]uint32, data *[GroupSize]byte, ctr *[2][16]uint32)
+func chunks16(out *[16][8]uint32, data *[GroupSize]byte, ctr *[2][16]uint32)
 
 // parents16 compresses the 16 parent nodes whose children's chaining
-// values are msgs[l] (left then right), likewise.
+// values are msgs[l] (left then right), likewise. It reads all of msgs
+// before it stores anything, so out may overlap it.
 //
 //go:noescape
-func parents16(out *[8][16]uint32, msgs *[16][16]uint32, zero *[2][16]uint32)
+func parents16(out *[16][8]uint32, msgs *[16][16]uint32, zero *[2][16]uint32)
 
 var haveGroups16 = cpu.X86.HasAVX512F
 
@@ -37,8 +37,9 @@ func groupCVs(p []byte, first int64, cvs [][8]uint32) {
 }
 
 func groupBatchCVs(p []byte, first int64, cvs [][8]uint32) {
-	var level [groupBatch << GroupLog][8]uint32
-	var out [8][16]uint32
+	// Room for 16 more than the chunks: a last, partial batch of parents
+	// stores all 16 lanes.
+	var level [groupBatch<<GroupLog + 16][8]uint32
 	var ctr [2][16]uint32
 	n := len(cvs)
 	for g := range n {
@@ -46,34 +47,24 @@ func groupBatchCVs(p []byte, first int64, cvs [][8]uint32) {
 		for l := range 16 {
 			ctr[0][l], ctr[1][l] = uint32(base+uint64(l)), uint32((base+uint64(l))>>32)
 		}
-		chunks16(&out, (*[GroupSize]byte)(p[g*GroupSize:]), &ctr)
-		for l := range 16 {
-			for w := range 8 {
-				level[g<<GroupLog+l][w] = out[w][l]
-			}
-		}
+		chunks16((*[16][8]uint32)(level[g<<GroupLog:]), (*[GroupSize]byte)(p[g*GroupSize:]), &ctr)
 	}
 	// Each level halves the nodes: pairs (2j, 2j+1) are siblings, so the
-	// parents of the group's 16 chunks come out in order, 4 levels down.
+	// parents of the group's 16 chunks come out in order, 4 levels down,
+	// each batch stored over the first half of the pairs it has read.
 	var zero [2][16]uint32
 	var pad [16][16]uint32
 	for m := n << GroupLog; m > n; m /= 2 {
 		for j := 0; j < m/2; j += 16 {
-			k := min(16, m/2-j)
 			msgs := (*[16][16]uint32)(unsafe.Pointer(&level[2*j]))
-			if k < 16 {
+			if k := m/2 - j; k < 16 {
 				for l := range k {
 					copy(pad[l][:8], level[2*(j+l)][:])
 					copy(pad[l][8:], level[2*(j+l)+1][:])
 				}
 				msgs = &pad
 			}
-			parents16(&out, msgs, &zero)
-			for l := range k {
-				for w := range 8 {
-					level[j+l][w] = out[w][l]
-				}
-			}
+			parents16((*[16][8]uint32)(level[j:]), msgs, &zero)
 		}
 	}
 	copy(cvs, level[:n])

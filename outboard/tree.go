@@ -138,7 +138,7 @@ type parentBatch struct {
 	msgs [16][16]uint32
 	want [16][8]uint32
 	n    int
-	out  [8][16]uint32
+	out  [16][8]uint32
 	zero [2][16]uint32
 }
 
@@ -163,10 +163,8 @@ func (b *parentBatch) flush() bool {
 	}
 	parents16(&b.out, &b.msgs, &b.zero)
 	for l := range b.n {
-		for w := range 8 {
-			if b.out[w][l] != b.want[l][w] {
-				return false
-			}
+		if b.out[l] != b.want[l] {
+			return false
 		}
 	}
 	b.n = 0
