@@ -95,8 +95,14 @@ func TestThreeServersOneKilled(t *testing.T) {
 	var servers []*rtpdtest.Server
 	for i := range 3 {
 		proto := []string{"tcp", "tls", "quic"}[i]
-		servers = append(servers, rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", proto+"!127.0.0.1!0"))
+		servers = append(servers, rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", proto+"!127.0.0.1!0",
+			"--metrics", "tcp!127.0.0.1!0"))
 	}
+	md, err := rtpurl.ParseDial(servers[1].Metrics[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := "http://" + md.Address() + "/metrics"
 	out := filepath.Join(t.TempDir(), "big.bin")
 	cmd := exec.Command(rtpdtest.RTPGet, "--json", "-k", "-o", out, addServers(u, servers...))
 	var stdout, stderr bytes.Buffer
@@ -104,10 +110,13 @@ func TestThreeServersOneKilled(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Kill the second server once a quarter of the file is on disk.
+	// Kill the second server once it has sent 4 MiB: mid-download, with
+	// READs of it in flight. (The .part file has its full size from the
+	// start: rtpget reserves it.)
 	killed := false
+	var sent float64
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		if fi, err := os.Stat(out + ".part"); err == nil && fi.Size() > int64(len(data)/4) {
+		if sent = rtpdtest.Scrape(t, metrics)[`rtpd_read_bytes_total{resource="blob"}`]; sent >= 4<<20 {
 			servers[1].Kill()
 			killed = true
 			break
@@ -130,6 +139,10 @@ func TestThreeServersOneKilled(t *testing.T) {
 	if s := r.Servers[1]; s.Retries == 0 && s.State != swarm.StateDropped {
 		t.Errorf("killed server neither retried nor dropped: %+v", s)
 	}
+	if s := r.Servers[1]; s.Bytes == 0 || s.Bytes >= int64(len(data)) {
+		t.Errorf("killed server: rtpget received %d bytes from it, want some and not all", s.Bytes)
+	}
+	t.Logf("the %s server was killed after sending %.0f bytes", servers[1].Dials[0], sent)
 	if _, err := os.Stat(out + ".part"); !os.IsNotExist(err) {
 		t.Errorf(".part left behind: %v", err)
 	}
