@@ -67,26 +67,38 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	e.written += int64(n)
 	// The last group waits for Sum: if it is the only one, it is the root.
 	for len(p) > 0 {
-		if e.nbuf == 0 && len(p) >= GroupSize && e.hashed < e.groups-1 {
-			e.add(compressGroup(p[:GroupSize], e.hashed, nil))
-			p = p[GroupSize:]
+		if k := min(int64(len(p)/GroupSize), e.groups-1-e.hashed, groupBatch); e.nbuf == 0 && k > 0 {
+			if haveGroups16 {
+				// Whole groups straight from p, 16 at a time (see
+				// groupCVs): none is the last, so none is the root.
+				var cvs [groupBatch][8]uint32
+				groupCVs(p[:k*GroupSize], e.hashed, cvs[:k])
+				for _, cv := range cvs[:k] {
+					e.add(cv)
+				}
+			} else {
+				k = 1
+				e.add(guts.ChainingValue(compressGroup(p[:GroupSize], e.hashed, nil)))
+			}
+			p = p[k*GroupSize:]
 			continue
 		}
 		k := copy(e.buf[e.nbuf:], p)
 		e.nbuf += k
 		p = p[k:]
 		if e.nbuf == GroupSize && e.hashed < e.groups-1 {
-			e.add(compressGroup(e.buf[:], e.hashed, nil))
+			e.add(guts.ChainingValue(compressGroup(e.buf[:], e.hashed, nil)))
 			e.nbuf = 0
 		}
 	}
 	return n, nil
 }
 
-// add pushes the next group and joins equal subtrees, as BLAKE3 does: such
-// a join is never the root, because the last group is still to come.
-func (e *Encoder) add(n guts.Node) {
-	e.stack = append(e.stack, subtree{cv: guts.ChainingValue(n), lo: e.hashed, ng: 1})
+// add pushes the chaining value of the next group and joins equal
+// subtrees, as BLAKE3 does: such a join is never the root, because the
+// last group is still to come.
+func (e *Encoder) add(cv [8]uint32) {
+	e.stack = append(e.stack, subtree{cv: cv, lo: e.hashed, ng: 1})
 	e.hashed++
 	for k := len(e.stack); k >= 2 && e.stack[k-1].ng == e.stack[k-2].ng; k = len(e.stack) {
 		e.join(0)

@@ -45,16 +45,33 @@ func encode(t *testing.T, data []byte) ([]byte, [32]byte) {
 	return tree, root
 }
 
+// encodeWhole feeds data to an Encoder in one Write, so that whole groups
+// go 16 at a time.
+func encodeWhole(t *testing.T, data []byte) ([]byte, [32]byte) {
+	t.Helper()
+	tree := make(bufferAt, Size(int64(len(data))))
+	e := NewEncoder(int64(len(data)), tree)
+	e.Write(data)
+	var root [32]byte
+	copy(root[:], e.Sum(nil))
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return tree, root
+}
+
 func TestEncoderMatchesBao(t *testing.T) {
-	for _, n := range sizes {
+	for _, n := range append(sizes, 17*GroupSize, 33*GroupSize+1) {
 		data := randomBytes(n, uint64(n))
-		tree, root := encode(t, data)
 		want, wantRoot := bao.EncodeBuf(data, GroupLog, true)
-		if root != blake3.Sum256(data) || root != wantRoot {
-			t.Errorf("%d bytes: root differs from blake3", n)
-		}
-		if !bytes.Equal(tree, want) {
-			t.Errorf("%d bytes: tree differs from bao's", n)
+		for how, enc := range map[string]func(*testing.T, []byte) ([]byte, [32]byte){"in pieces": encode, "whole": encodeWhole} {
+			tree, root := enc(t, data)
+			if root != blake3.Sum256(data) || root != wantRoot {
+				t.Errorf("%d bytes written %s: root differs from blake3", n, how)
+			}
+			if !bytes.Equal(tree, want) {
+				t.Errorf("%d bytes written %s: tree differs from bao's", n, how)
+			}
 		}
 		if int64(len(want)) != Size(int64(n)) {
 			t.Errorf("%d bytes: Size %d, bao %d", n, Size(int64(n)), len(want))
