@@ -12,45 +12,9 @@ import (
 	"time"
 
 	"github.com/rtp-project/rtp/client"
-	"github.com/rtp-project/rtp/rtpurl"
-	"github.com/rtp-project/rtp/server"
-	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/urn"
 )
-
-// serve runs an in-process rtpd over TCP on loopback for data and returns
-// its dial string and the urn to OPEN.
-func serve(t *testing.T, data []byte) (rtpurl.Dial, string) {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	disk, err := store.OpenDisk(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	if _, err := disk.Scan(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{Store: disk})
-	l, err := srv.Listen(rtpurl.Dial{Proto: "tcp", Host: "127.0.0.1", Port: 0}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.ServeListener(ctx, l); close(done) }()
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		srv.Shutdown(sctx)
-		cancel()
-		<-done
-	})
-	return l.Dial, urn.New(urn.SHA256, sha256.Sum256(data)).String()
-}
 
 // chunks records every Write, and fails the one numbered failAt (from 1).
 type chunks struct {
@@ -77,7 +41,12 @@ func (c *chunks) Write(p []byte) (int, error) {
 func TestPipelinedPayloads(t *testing.T) {
 	data := make([]byte, 3<<20)
 	rand.Read(data)
-	d, uri := serve(t, data)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := rtpdtest.ServeInProcess(t, dir, nil)
+	uri := urn.New(urn.SHA256, sha256.Sum256(data)).String()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := client.Dial(ctx, d, nil)
