@@ -68,17 +68,12 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	// The last group waits for Sum: if it is the only one, it is the root.
 	for len(p) > 0 {
 		if k := min(int64(len(p)/GroupSize), e.groups-1-e.hashed, groupBatch); e.nbuf == 0 && k > 0 {
-			if haveGroups16 {
-				// Whole groups straight from p, 16 at a time (see
-				// groupCVs): none is the last, so none is the root.
-				var cvs [groupBatch][8]uint32
-				groupCVs(p[:k*GroupSize], e.hashed, cvs[:k])
-				for _, cv := range cvs[:k] {
-					e.add(cv)
-				}
-			} else {
-				k = 1
-				e.add(guts.ChainingValue(compressGroup(p[:GroupSize], e.hashed, nil)))
+			// Whole groups straight from p, up to 16 at a time (see
+			// groupCVs): none is the last, so none is the root.
+			var cvs [groupBatch][8]uint32
+			groupCVs(p[:k*GroupSize], e.hashed, cvs[:k])
+			for _, cv := range cvs[:k] {
+				e.add(cv)
 			}
 			p = p[k*GroupSize:]
 			continue

@@ -27,13 +27,28 @@ var haveGroups16 = cpu.X86.HasAVX512F
 
 // groupCVs sets cvs[i] to the chaining value of group first+i, whose 16
 // KiB are at p[i*GroupSize:]. No group may be the root (the resource has
-// more than one group). Only with haveGroups16.
+// more than one group). With AVX-512 it hashes 16 groups at a time.
 func groupCVs(p []byte, first int64, cvs [][8]uint32) {
+	if !haveGroups16 {
+		groupCVsGeneric(p, first, cvs)
+		return
+	}
 	for len(cvs) > 0 {
 		n := min(len(cvs), groupBatch)
 		groupBatchCVs(p[:n*GroupSize], first, cvs[:n])
 		p, first, cvs = p[n*GroupSize:], first+int64(n), cvs[n:]
 	}
+}
+
+// parentCVs sets out[l], for l < n, to the chaining value of the non-root
+// parent whose children's chaining values are msgs[l] (left then right).
+func parentCVs(out *[16][8]uint32, msgs *[16][16]uint32, n int) {
+	if !haveGroups16 {
+		parentCVsGeneric(out, msgs, n)
+		return
+	}
+	var zero [2][16]uint32
+	parents16(out, msgs, &zero)
 }
 
 func groupBatchCVs(p []byte, first int64, cvs [][8]uint32) {

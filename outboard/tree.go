@@ -31,11 +31,8 @@ func NewTree(tree []byte, root [32]byte, n int64) (*Tree, error) {
 	t := &Tree{n: n, leaves: make([][8]uint32, Groups(n))}
 	entries := tree[8:]
 	next := 0
-	// With AVX-512, entries below the root are checked 16 at a time.
-	var batch *parentBatch
-	if haveGroups16 {
-		batch = new(parentBatch)
-	}
+	// Entries below the root are checked 16 at a time (see parentCVs).
+	batch := new(parentBatch)
 	var walk func(cv [8]uint32, lo, hi int64, flags uint32) bool
 	walk = func(cv [8]uint32, lo, hi int64, flags uint32) bool {
 		if hi-lo == 1 {
@@ -45,7 +42,7 @@ func NewTree(tree []byte, root [32]byte, n int64) (*Tree, error) {
 		e := entries[64*next : 64*next+64]
 		next++
 		l, r := cvOf(e[:32]), cvOf(e[32:])
-		if batch != nil && flags == 0 {
+		if flags == 0 {
 			if !batch.add(e, cv) {
 				return false
 			}
@@ -55,7 +52,7 @@ func NewTree(tree []byte, root [32]byte, n int64) (*Tree, error) {
 		mid := lo + leftGroups(hi-lo)
 		return walk(l, lo, mid, 0) && walk(r, mid, hi, 0)
 	}
-	if !walk(cvOf(root[:]), 0, Groups(n), guts.FlagRoot) || (batch != nil && !batch.flush()) {
+	if !walk(cvOf(root[:]), 0, Groups(n), guts.FlagRoot) || !batch.flush() {
 		return nil, ErrBadTree
 	}
 	if n == 0 {
@@ -77,7 +74,7 @@ func (t *Tree) Check(off int64, p []byte) error {
 	if off%GroupSize != 0 || off < 0 {
 		return fmt.Errorf("outboard: check at %d, not a group boundary", off)
 	}
-	if haveGroups16 && len(t.leaves) > 1 {
+	if len(t.leaves) > 1 {
 		if err := t.checkWhole(&off, &p); err != nil {
 			return err
 		}
@@ -109,8 +106,8 @@ func (t *Tree) Check(off int64, p []byte) error {
 
 var errPartial = errors.New("outboard: check of part of a group")
 
-// checkWhole checks the whole 16 KiB groups at the start of p 16 at a time
-// with AVX-512 (groupCVs) and advances off and p past those that match.
+// checkWhole checks the whole 16 KiB groups at the start of p, 16 at a
+// time (groupCVs), and advances off and p past those that match.
 func (t *Tree) checkWhole(off *int64, p *[]byte) error {
 	var cvs [groupBatch][8]uint32
 	for {
@@ -139,7 +136,6 @@ type parentBatch struct {
 	want [16][8]uint32
 	n    int
 	out  [16][8]uint32
-	zero [2][16]uint32
 }
 
 // add queues entry e, whose chaining value must be want; it reports false
@@ -161,7 +157,7 @@ func (b *parentBatch) flush() bool {
 	if b.n == 0 {
 		return true
 	}
-	parents16(&b.out, &b.msgs, &b.zero)
+	parentCVs(&b.out, &b.msgs, b.n)
 	for l := range b.n {
 		if b.out[l] != b.want[l] {
 			return false
