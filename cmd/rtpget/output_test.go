@@ -198,7 +198,12 @@ func TestOutputFIFO(t *testing.T) {
 	}()
 	_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-o", fifo, u.String())
 	unblockReader(fifo)
-	<-read
+	select {
+	case <-read:
+	case <-time.After(30 * time.Second):
+		// The FIFO was replaced while the reader waited in open on it.
+		t.Fatalf("the reader is still waiting for a writer (exit %d, %s is now %v)", code, fifo, modeOf(fifo))
+	}
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -224,6 +229,14 @@ func unblockReader(fifo string) {
 	if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 		f.Close()
 	}
+}
+
+func modeOf(path string) os.FileMode {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Mode().Type()
 }
 
 func checkMode(t *testing.T, path string, want os.FileMode) {
