@@ -41,6 +41,8 @@ const (
 	flagInput    = "input-file"
 	flagJobs     = "jobs"
 	flagComplete = "completion"
+	flagForce    = "force"
+	flagNoClob   = "no-clobber"
 )
 
 func envVar(flag string) []string {
@@ -66,6 +68,8 @@ func getApp() *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagOutput, Aliases: []string{"o"}, Usage: "output file, - for stdout (default: the URL's dn, else the hash)", EnvVars: envVar(flagOutput)},
+			&cli.BoolFlag{Name: flagForce, Usage: "replace an existing regular file at the output name whose bytes are not the URL's (a file that has its hashes is always kept, and nothing fetched)", EnvVars: envVar(flagForce)},
+			&cli.BoolFlag{Name: flagNoClob, Usage: "never replace an existing file (the default; for scripts that say so, against --force)"},
 			&cli.StringFlag{Name: flagDir, Aliases: []string{"C"}, Usage: "folder to write into", EnvVars: envVar(flagDir)},
 			&cli.BoolFlag{Name: flagQuiet, Aliases: []string{"q"}, Usage: "print nothing but errors", EnvVars: envVar(flagQuiet)},
 			&cli.BoolFlag{Name: flagVerbose, Aliases: []string{"v"}, Count: new(int), Usage: "log more: -v for retries and server changes, -vv for debugging"},
@@ -199,7 +203,7 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 		}
 	}
 	j := &job{
-		url: u, name: name, log: log,
+		url: u, name: name, log: log, fromURL: !c.IsSet(flagOutput), force: c.Bool(flagForce),
 		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON), noBars: !g.bars, summarize: summarize,
 		cfg: swarm.Config{
 			URL: u, Client: g.opts, Log: log,
@@ -253,27 +257,31 @@ func resolve(ctx context.Context, c *cli.Context, log *slog.Logger, name string)
 	return raw, u, nil
 }
 
-// outputName picks -o, else the URL's dn (its base name only), else the hex
-// of the first hash, inside -C.
+// outputName picks -o, else the URL's dn made safe (safeName), else the hex
+// of the first hash, inside -C. What is at that name is looked at by the
+// job: see findOutput.
 func outputName(c *cli.Context, u *rtpurl.URL) (string, error) {
+	if c.Bool(flagForce) && c.Bool(flagNoClob) {
+		return "", cli.Exit(fmt.Sprintf("--%s and --%s contradict each other", flagForce, flagNoClob), 2)
+	}
 	name := c.String(flagOutput)
 	if name == "-" {
 		return name, nil
 	}
 	if name == "" {
-		name = filepath.Base(filepath.Clean("/" + u.Name))
-		if name == "/" || name == "." {
+		name = safeName(u.Name)
+		if name == "" {
 			name = u.Hashes[0].Hex()
 		}
 	}
 	if dir := c.String(flagDir); dir != "" {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return "", cli.Exit(fmt.Sprintf("-C %s: not a folder", dir), 2)
+			return "", cli.Exit(fmt.Sprintf("-C %s: not a folder", show(dir)), 2)
 		}
 		name = filepath.Join(dir, name)
 	}
 	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
-		return "", cli.Exit(fmt.Sprintf("%s is a folder", name), 2)
+		return "", cli.Exit(fmt.Sprintf("%s is a folder", show(name)), 2)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", cli.Exit(err.Error(), 2)
 	}

@@ -8,6 +8,13 @@ every byte against each urn the URL names before the file gets its name:
 bytes go to NAME.part (with NAME.part.state beside it), which is renamed to
 NAME only once verified. Run the same command again to resume.
 
+rtpget replaces nothing that is not its own. A name from the URL's dn is
+cleaned (base name only; no leading dot, control or bidi character). If
+NAME exists and already has the URL's hashes, nothing is fetched and rtpget
+exits 0; if it is another file, rtpget exits 1 unless --force. -o naming a
+device or FIFO streams into it; a symbolic link is followed, never
+replaced. NAME.part is locked: a second rtpget on the same name exits 1.
+
 With -i FILE (or -i - for stdin), rtpget reads one rtp: URL or
 gemini+rtp:// name a line, skipping blank lines and # comments, checks every
 line first, then downloads -j at a time, each into the name it would get as
@@ -19,8 +26,9 @@ shows each.
 
 # EXIT STATUS
 
-**0** every file downloaded and verified; **1** a download failed (its
-.part is kept for resuming); **2** bad usage, a bad URL or a bad line of
+**0** every file downloaded and verified, or already there; **1** a
+download failed (its .part is kept for resuming), or the output name holds
+another file (nothing replaced); **2** bad usage, a bad URL or a bad line of
 the -i list (nothing is downloaded).
 
 # EXAMPLES
