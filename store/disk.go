@@ -48,6 +48,10 @@ type Disk struct {
 	rescan chan struct{} // a nudge for Watch
 	warnMu sync.Mutex
 	warned map[string]string // path -> last warning, so rescans don't repeat it
+
+	// hashHook, when set (by tests), is called with the path of the file
+	// being hashed after each chunk of it is read.
+	hashHook func(rel string)
 }
 
 // DefaultIndexDir is the index folder's name inside the served folder.
@@ -224,6 +228,20 @@ func (d *Disk) List(ctx context.Context, fn func(Entry) error) error {
 	})
 }
 
+// changing logs, once until the file is served, that the file at path
+// changed while it was hashed, and asks for another pass.
+func (d *Disk) changing(path string) {
+	d.warn(path, "not served yet: the file changed while it was hashed; trying again on the next pass", nil)
+	d.Rescan()
+}
+
+// unwarn forgets the warnings logged for path, once it is served.
+func (d *Disk) unwarn(path string) {
+	d.warnMu.Lock()
+	defer d.warnMu.Unlock()
+	delete(d.warned, path)
+}
+
 // warn logs msg for path unless the same warning was logged for it before.
 func (d *Disk) warn(path, msg string, err error) {
 	d.warnMu.Lock()
@@ -233,5 +251,9 @@ func (d *Disk) warn(path, msg string, err error) {
 		return
 	}
 	d.warned[path] = key
+	if err == nil {
+		d.log.Warn(msg, "path", path)
+		return
+	}
 	d.log.Warn(msg, "path", path, "err", err)
 }

@@ -272,18 +272,21 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 		defer tree.discard()
 		b3 = tree.enc
 	}
+	if hook, report := d.hashHook, progress; hook != nil {
+		progress = func(n int) { report(n); hook(j.rel) }
+	}
 	sums, err := urn.HashReaderWith(f, progress, b3)
+	if after, serr := f.Stat(); serr != nil || statOf(after) != st || sums.N != st.Size {
+		// It is being written (the tree's Err then says so too); the next
+		// pass will try again.
+		d.changing(j.rel)
+		return false, drop()
+	}
 	if err == nil && tree != nil {
 		err = tree.enc.Err()
 	}
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
-		return false, drop()
-	}
-	after, err := f.Stat()
-	if err != nil || statOf(after) != st || sums.N != st.Size {
-		// It is being written; the next pass will try again.
-		d.Rescan()
 		return false, drop()
 	}
 	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: tree != nil}
@@ -296,6 +299,9 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 	err = d.db.Batch(func(tx *bbolt.Tx) error { return putEntry(tx, &e, inline) })
 	if errors.Is(err, os.ErrClosed) {
 		return false, err
+	}
+	if err == nil {
+		d.unwarn(j.rel)
 	}
 	return err == nil, err
 }
