@@ -136,8 +136,8 @@ func TestFace(t *testing.T) {
 
 	for line, status := range map[string]string{
 		fmt.Sprintf("gemini://localhost:%d/nope", port):             "51 ",
-		fmt.Sprintf("gemini://localhost:%d/.hidden/key", port):      "31 ",
-		fmt.Sprintf("gemini://localhost:%d/.hidden/", port):         "20 ",
+		fmt.Sprintf("gemini://localhost:%d/.hidden/key", port):      "51 ", // dot-files are not served (store.Options.Hidden)
+		fmt.Sprintf("gemini://localhost:%d/.hidden/", port):         "51 ",
 		fmt.Sprintf("gemini://localhost:%d/isos/a.iso/", port):      "51 ",
 		fmt.Sprintf("gemini://localhost:%d/../../etc/passwd", port): "51 ",
 		"https://localhost/isos/a.iso":                              "53 ",

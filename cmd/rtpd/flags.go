@@ -35,10 +35,16 @@ const (
 	flagAdvertise   = "advertise"
 	flagMetrics     = "metrics"
 	flagHTTP        = "http"
+	flagHidden      = "hidden"
 )
 
 func envVar(flag string) []string {
 	return []string{"RTPD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+// hiddenFlag is --hidden, for serve and ls.
+func hiddenFlag() cli.Flag {
+	return &cli.BoolFlag{Name: flagHidden, Usage: "also serve dot-files and dot-folders (.git, .env), partial downloads (*.part, *.part.state, *.crdownload) and editor backups (*~, #*#); rtpd index folders, their certificates and keys, and private keys are never served", EnvVars: envVar(flagHidden)}
 }
 
 func logLevelFlag() cli.Flag {

@@ -20,6 +20,7 @@ func lsCommand() *cli.Command {
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagIndex, Usage: "bbolt index file (default DIR/.rtpd/index.db)", EnvVars: envVar(flagIndex)},
+			hiddenFlag(),
 			logLevelFlag(),
 		},
 		Action: list,
@@ -34,7 +35,7 @@ func list(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	disk, err := store.OpenDisk(c.Args().First(), store.Options{Index: c.String(flagIndex), Logger: log, Progress: progressPrinter()})
+	disk, err := store.OpenDisk(c.Args().First(), store.Options{Index: c.String(flagIndex), Hidden: c.Bool(flagHidden), Logger: log, Progress: progressPrinter()})
 	if errors.Is(err, store.ErrLocked) {
 		return cli.Exit(fmt.Sprintf("%v: a running rtpd serves this folder; stop it, or ask it with rtpget", err), 1)
 	}

@@ -11,6 +11,12 @@ Files added, changed or removed are picked up every --rescan. Without
 --tls-cert and --tls-key, TLS and QUIC use a self-signed certificate kept
 beside the index; its SHA-256 fingerprint is logged, for rtpget --pin.
 
+rtpd never serves the index folder of any rtpd (each marks its own with a
+file named .rtpd-index), the --tls-cert and --tls-key files, nor a small
+file holding a PEM private key; dot-files and dot-folders, partial
+downloads (*.part, *.part.state, *.crdownload) and editor backups (*~, #*#)
+only with --hidden. docs/hardening.md lists the rules.
+
 Every flag of rtpd serve can also be set in the environment: RTPD_ and the
 flag's name in capitals with - as _ (RTPD_LISTEN, RTPD_MAX_SESSIONS_PER_HOST;
 rtpd serve --help shows each); a repeatable flag takes a comma-separated

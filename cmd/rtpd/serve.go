@@ -48,6 +48,7 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: flagMetrics, Usage: "dial string to serve Prometheus metrics on, at /metrics, and a health check at /healthz (tcp!host!port, or tls!host!port for HTTPS with rtpd's certificate), repeatable", EnvVars: envVar(flagMetrics)},
 			&cli.StringSliceFlag{Name: flagHTTP, Usage: "dial string to serve the HTTP face on (tcp!host!port, or tls!host!port for HTTPS), repeatable: a page listing the files with their rtp: URLs, live sessions and throughput, and GET /sha256/HEX and /blake3/HEX with Range", EnvVars: envVar(flagHTTP)},
 			&cli.BoolFlag{Name: flagNoTrees, Usage: "do not build or serve BLAKE3 trees (clients then verify whole files only)", EnvVars: envVar(flagNoTrees)},
+			hiddenFlag(),
 			logLevelFlag(),
 		},
 		Action: serve,
@@ -109,6 +110,8 @@ func serve(c *cli.Context) error {
 		Index:    c.String(flagIndex),
 		Workers:  c.Int(flagHashWorkers),
 		NoTrees:  c.Bool(flagNoTrees),
+		Hidden:   c.Bool(flagHidden),
+		Private:  []string{c.String(flagTLSCert), c.String(flagTLSKey)},
 		Logger:   log,
 		Progress: progressTo(progressPrinter(), metProgress),
 	})
