@@ -10,7 +10,7 @@
 // more blocks than slow ones. A session that receives no bytes for the stall
 // timeout is closed and its blocks go back to the pool; the stall timeout
 // also bounds the dial, the handshake and the OPEN. A server that fails is
-// retried with backoff until it has brought no bytes for RetryFor, then
+// retried with backoff until it has been failing for RetryFor, then
 // dropped; one that answers "not found" is dropped at once. When no block is left unassigned, idle sessions fetch
 // copies of blocks still in flight elsewhere (endgame) and the first copy to
 // arrive wins; the other is discarded.

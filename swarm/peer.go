@@ -37,15 +37,18 @@ type peer struct {
 	banned   chan struct{} // closed when a group it sent fails the tree
 	banOnce  sync.Once
 	// progressed is when (unix ns) it last answered a READ with bytes, or
-	// when the download started: the retry budget runs from it.
+	// when the download started.
 	progressed atomic.Int64
 
-	mu      sync.Mutex
-	state   string
-	fails   int // failed sessions since its last progress, all sessions
-	retries int // sessions retried, in all
-	gone    bool
-	why     string
+	mu    sync.Mutex
+	state string
+	fails int // failed sessions since its last progress, all sessions
+	// failingSince is when the first of those failed: the retry budget
+	// runs from it.
+	failingSince time.Time
+	retries      int // sessions retried, in all
+	gone         bool
+	why          string
 }
 
 func (p *peer) setState(s string) {
@@ -87,7 +90,8 @@ func (p *peer) isGone() bool {
 // run keeps sessions to the server going until the plan is complete, the
 // server is dropped, or ctx ends. A session that fails is started again
 // after a backoff of its own (so the server's other sessions do not speed
-// it up), until the server has made no progress for RetryFor.
+// it up), until the server has been failing for RetryFor with no READ
+// bringing bytes in between.
 func (p *peer) run(ctx context.Context) {
 	cfg := &p.d.cfg
 	inRow := 0 // this session's failures since the server's last progress
@@ -118,21 +122,23 @@ func (p *peer) run(ctx context.Context) {
 		p.mu.Lock()
 		p.fails++
 		p.retries++
-		fails := p.fails
+		if p.fails == 1 {
+			p.failingSince = time.Now()
+		}
+		fails, failing := p.fails, time.Since(p.failingSince)
 		p.mu.Unlock()
-		idle := time.Since(time.Unix(0, last))
-		if idle >= cfg.RetryFor || (cfg.Retries > 0 && fails > cfg.Retries) {
-			why := fmt.Sprintf("no progress for %v, last: %v", idle.Round(time.Millisecond), err)
-			if idle < cfg.RetryFor {
+		if failing >= cfg.RetryFor || (cfg.Retries > 0 && fails > cfg.Retries) {
+			why := fmt.Sprintf("failing with no progress for %v (%d failures), last: %v", failing.Round(time.Millisecond), fails, err)
+			if failing < cfg.RetryFor {
 				why = fmt.Sprintf("%d failures, last: %v", fails, err)
 			}
 			p.drop(StateDropped, why)
-			p.d.log.Warn("dropping server", "server", p.dial, "failures", fails, "no_progress_for", idle.Round(time.Millisecond), "err", err)
+			p.d.log.Warn("dropping server", "server", p.dial, "failures", fails, "failing_for", failing.Round(time.Millisecond), "err", err)
 			p.d.wake()
 			return
 		}
 		// The last try lands when the budget ends, not after it.
-		delay := min(cfg.Backoff<<min(inRow-1, 16), 10*time.Second, cfg.RetryFor-idle)
+		delay := min(cfg.Backoff<<min(inRow-1, 16), 10*time.Second, cfg.RetryFor-failing)
 		p.setState(fmt.Sprintf("%s in %v", StateRetrying, delay.Round(time.Millisecond)))
 		p.d.log.Info("server failed; retrying", "server", p.dial, "in", delay, "err", err)
 		t := time.NewTimer(delay)

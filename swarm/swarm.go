@@ -48,12 +48,12 @@ type Config struct {
 	// peer does not hold up the in-order hash until the stall timeout. Zero
 	// means 2 s; negative turns hedging off.
 	Hedge time.Duration
-	// RetryFor is how long a server may go without progress (a READ that
-	// brought bytes) before it is dropped: until then each of its sessions
-	// that fails, whether the server refused, reset or stalled, is started
-	// again after a backoff, so a server restarted within RetryFor goes on
-	// serving the download. The clock starts with the download and restarts
-	// with every READ the server answers. Zero means 60 s.
+	// RetryFor is how long a server may keep failing before it is dropped:
+	// until then each of its sessions that fails, whether the server
+	// refused, reset or stalled, is started again after a backoff, so a
+	// server restarted within RetryFor goes on serving the download. The
+	// clock starts at its first failure and is reset by any READ of it that
+	// brings bytes. Zero means 60 s.
 	RetryFor time.Duration
 	// Retries, when positive, also drops a server after that many failed
 	// sessions in a row with no progress between them, whatever RetryFor

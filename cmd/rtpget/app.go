@@ -72,7 +72,7 @@ func getApp() *cli.App {
 			&cli.BoolFlag{Name: flagVerbose, Aliases: []string{"v"}, Count: new(int), Usage: "log more: -v for retries and server changes, -vv for debugging"},
 			&cli.BoolFlag{Name: flagJSON, Usage: "print a JSON summary when done (to stdout, or stderr with -o -)", EnvVars: envVar(flagJSON)},
 			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long; also the limit of every other wait on a server (connect, TLS/QUIC handshake, OPEN, tree, length probe)", EnvVars: envVar(flagStall)},
-			&cli.DurationFlag{Name: flagRetryFor, Value: 60 * time.Second, Usage: "keep retrying a failing server, with backoff, until it has sent nothing for this long; then drop it", EnvVars: envVar(flagRetryFor)},
+			&cli.DurationFlag{Name: flagRetryFor, Value: 60 * time.Second, Usage: "retry a failing server, with backoff, for this long from its first failure (any bytes it sends restart the clock); then drop it", EnvVars: envVar(flagRetryFor)},
 			&cli.IntFlag{Name: flagSessions, Usage: "sessions per server (QUIC streams or connections); default, when the URL names one server, one more than the cores (2 to 4), so receiving and checking keep every core busy; else 1", DefaultText: "auto", EnvVars: envVar(flagSessions)},
 			&cli.IntFlag{Name: flagWindow, Usage: "READs of 1 MiB in flight per session; default 8, or 4 when a server has several sessions", DefaultText: "auto", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
