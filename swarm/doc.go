@@ -8,9 +8,10 @@
 // or more sessions, each keeping a window of READs in flight; a session takes
 // the lowest missing block whenever a READ finishes, so fast servers fetch
 // more blocks than slow ones. A session that receives no bytes for the stall
-// timeout is closed and its blocks go back to the pool; a server that fails
-// is retried with backoff and then dropped; one that answers "not found" is
-// dropped at once. When no block is left unassigned, idle sessions fetch
+// timeout is closed and its blocks go back to the pool; the stall timeout
+// also bounds the dial, the handshake and the OPEN. A server that fails is
+// retried with backoff until it has been failing for RetryFor, then
+// dropped; one that answers "not found" is dropped at once. When no block is left unassigned, idle sessions fetch
 // copies of blocks still in flight elsewhere (endgame) and the first copy to
 // arrive wins; the other is discarded.
 //

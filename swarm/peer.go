@@ -36,13 +36,19 @@ type peer struct {
 	verified atomic.Int64  // bytes of it that matched the BLAKE3 tree
 	banned   chan struct{} // closed when a group it sent fails the tree
 	banOnce  sync.Once
+	// progressed is when (unix ns) it last answered a READ with bytes, or
+	// when the download started.
+	progressed atomic.Int64
 
-	mu      sync.Mutex
-	state   string
-	fails   int // consecutive failed sessions
-	retries int // sessions retried, in all
-	gone    bool
-	why     string
+	mu    sync.Mutex
+	state string
+	fails int // failed sessions since its last progress, all sessions
+	// failingSince is when the first of those failed: the retry budget
+	// runs from it.
+	failingSince time.Time
+	retries      int // sessions retried, in all
+	gone         bool
+	why          string
 }
 
 func (p *peer) setState(s string) {
@@ -82,13 +88,18 @@ func (p *peer) isGone() bool {
 }
 
 // run keeps sessions to the server going until the plan is complete, the
-// server is dropped, or ctx ends.
+// server is dropped, or ctx ends. A session that fails is started again
+// after a backoff of its own (so the server's other sessions do not speed
+// it up), until the server has been failing for RetryFor with no READ
+// bringing bytes in between.
 func (p *peer) run(ctx context.Context) {
 	cfg := &p.d.cfg
+	inRow := 0 // this session's failures since the server's last progress
 	for {
 		if p.isGone() || ctx.Err() != nil {
 			return
 		}
+		began := time.Now().UnixNano()
 		err := p.session(ctx)
 		if err == nil {
 			p.setState(StateDone)
@@ -103,25 +114,41 @@ func (p *peer) run(ctx context.Context) {
 			p.d.wake()
 			return
 		}
+		last := p.progressed.Load()
+		if last >= began {
+			inRow = 0
+		}
+		inRow++
 		p.mu.Lock()
 		p.fails++
 		p.retries++
-		fails := p.fails
+		if p.fails == 1 {
+			p.failingSince = time.Now()
+		}
+		fails, failing := p.fails, time.Since(p.failingSince)
 		p.mu.Unlock()
-		if fails > cfg.Retries {
-			p.drop(StateDropped, fmt.Sprintf("%d failures, last: %v", fails, err))
-			p.d.log.Warn("dropping server", "server", p.dial, "failures", fails, "err", err)
+		if failing >= cfg.RetryFor || (cfg.Retries > 0 && fails > cfg.Retries) {
+			why := fmt.Sprintf("failing with no progress for %v (%d failures), last: %v", failing.Round(time.Millisecond), fails, err)
+			if failing < cfg.RetryFor {
+				why = fmt.Sprintf("%d failures, last: %v", fails, err)
+			}
+			p.drop(StateDropped, why)
+			p.d.log.Warn("dropping server", "server", p.dial, "failures", fails, "failing_for", failing.Round(time.Millisecond), "err", err)
 			p.d.wake()
 			return
 		}
-		delay := min(cfg.Backoff<<(fails-1), 10*time.Second)
+		// The last try lands when the budget ends, not after it.
+		delay := min(cfg.Backoff<<min(inRow-1, 16), 10*time.Second, cfg.RetryFor-failing)
 		p.setState(fmt.Sprintf("%s in %v", StateRetrying, delay.Round(time.Millisecond)))
 		p.d.log.Info("server failed; retrying", "server", p.dial, "in", delay, "err", err)
+		t := time.NewTimer(delay)
 		select {
-		case <-time.After(delay):
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-p.d.finished:
+			t.Stop()
 			return
 		}
 	}
@@ -143,7 +170,7 @@ type fetch struct {
 func (p *peer) session(ctx context.Context) error {
 	d := p.d
 	p.setState(StateConnecting)
-	s, err := d.dialFn(ctx, p.dial)
+	s, tok, err := d.connect(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -154,10 +181,6 @@ func (p *peer) session(ctx context.Context) error {
 			d.plan.release(f.block, p.idx, f.dup)
 		}
 	}()
-	tok, err := d.openAny(ctx, s)
-	if err != nil {
-		return err
-	}
 	select {
 	case <-d.ready:
 	case <-s.Done():
@@ -264,6 +287,7 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 		d.plan.release(f.block, p.idx, f.dup)
 		return fmt.Errorf("%w: empty READ at %d", errShort, f.off)
 	}
+	p.progressed.Store(time.Now().UnixNano())
 	p.mu.Lock()
 	p.fails = 0
 	p.mu.Unlock()

@@ -28,25 +28,24 @@ func (d *Download) probe(ctx context.Context) (int64, error) {
 }
 
 func (d *Download) probeOne(ctx context.Context, p *peer) (int64, error) {
-	s, err := d.dialFn(ctx, p.dial)
+	s, tok, err := d.connect(ctx, p)
 	if err != nil {
 		return 0, err
 	}
 	defer s.Close()
-	tok, err := d.openAny(ctx, s)
-	if err != nil {
-		return 0, err
-	}
 	// beyond reports, for each offset, whether it is at or past the end.
+	// Each round trip must end within the stall timeout.
 	beyond := func(offs []uint64) ([]bool, error) {
+		rctx, cancel := context.WithTimeout(ctx, d.cfg.Stall)
+		defer cancel()
 		calls := make([]*client.Call, len(offs))
 		for i, o := range offs {
 			calls[i] = s.StartRead(tok, o, 1, discard{})
 		}
 		out := make([]bool, len(offs))
 		for i, c := range calls {
-			if err := c.Wait(ctx); err != nil {
-				return nil, err
+			if err := c.Wait(rctx); err != nil {
+				return nil, d.stalled(ctx, rctx, "probing the length", err)
 			}
 			out[i] = c.N == 0
 		}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"lukechampine.com/blake3"
 
@@ -45,29 +44,27 @@ func (d *Download) repair(ctx context.Context, first urn.Sums) error {
 		}
 		mine[i] = blake3.Sum256(buf[:n])
 	}
-	// Round one: one other server per block.
+	// Round one: one other server per block; round two: a third opinion
+	// where copies differ and there is a third server.
 	var differ []int
 	asked := make(map[int][]int) // block -> peers asked
-	for i := range d.plan.blocks {
-		by := d.plan.blocks[i].by
-		q := d.pickOther(live, i, append([]int{by}, asked[i]...))
-		if q == nil {
-			continue
-		}
-		data, err := d.fetchBlock(ctx, q, i)
-		if err != nil {
-			d.log.Warn("repair fetch failed", "server", q.dial, "block", i, "err", err)
-			continue
-		}
+	failed := make(map[int]bool) // peers whose repair session failed
+	not := func(i int) []int { return append([]int{d.plan.blocks[i].by}, asked[i]...) }
+	all := make([]int, len(d.plan.blocks))
+	for i := range all {
+		all[i] = i
+	}
+	err = d.refetch(ctx, live, failed, all, not, func(q *peer, i int, data []byte) error {
 		asked[i] = append(asked[i], q.idx)
 		sum := blake3.Sum256(data)
 		if sum == mine[i] {
-			continue
+			return nil
 		}
 		differ = append(differ, i)
 		if err := side.put(q.idx, i, data); err != nil {
 			return err
 		}
+		by := d.plan.blocks[i].by
 		off, n := d.plan.span(i)
 		if _, err := d.out.ReadAt(buf[:n], off); err != nil {
 			return err
@@ -76,22 +73,22 @@ func (d *Download) repair(ctx context.Context, first urn.Sums) error {
 			return err
 		}
 		versions[i] = map[int][32]byte{by: mine[i], q.idx: sum}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(differ) == 0 {
 		return fmt.Errorf("%w: every block re-fetched from another server matched, so the servers agree on bytes that do not hash to the URL", ErrMismatch)
 	}
-	// Round two: a third opinion where there is a third server.
-	for _, i := range differ {
-		q := d.pickOther(live, i, append([]int{d.plan.blocks[i].by}, asked[i]...))
-		if q == nil {
-			continue
-		}
-		if data, err := d.fetchBlock(ctx, q, i); err == nil {
-			versions[i][q.idx] = blake3.Sum256(data)
-			if err := side.put(q.idx, i, data); err != nil {
-				return err
-			}
-		}
+	slices.Sort(differ)
+	err = d.refetch(ctx, live, failed, differ, not, func(q *peer, i int, data []byte) error {
+		asked[i] = append(asked[i], q.idx)
+		versions[i][q.idx] = blake3.Sum256(data)
+		return side.put(q.idx, i, data)
+	})
+	if err != nil {
+		return err
 	}
 	// Candidates: majority for every block, then "every block but from
 	// suspect s" for each suspect.
@@ -107,6 +104,9 @@ func (d *Download) repair(ctx context.Context, first urn.Sums) error {
 	}
 	slices.Sort(tries[1:])
 	for _, suspect := range tries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		choice := make(map[int]int) // block -> peer whose copy to use
 		for _, i := range differ {
 			p, ok := pick(versions[i], suspect)
@@ -232,27 +232,6 @@ func (d *Download) bannedNames() []string {
 	return out
 }
 
-// fetchBlock reads block i whole from p over a new session.
-func (d *Download) fetchBlock(ctx context.Context, p *peer, i int) ([]byte, error) {
-	s, err := d.sessionFor(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	off, n := d.plan.span(i)
-	buf := &dupBuffer{b: make([]byte, 0, n)}
-	for int64(len(buf.b)) < n {
-		at := off + int64(len(buf.b))
-		c := s.sess.StartRead(s.tok, uint64(at), uint64(n-int64(len(buf.b))), &progressWriter{buf, new(atomic.Int64), &p.bytes, nil})
-		if err := c.Wait(ctx); err != nil {
-			return nil, err
-		}
-		if c.N == 0 {
-			return nil, errShort
-		}
-	}
-	return buf.b, nil
-}
-
 // sideFiles keeps each server's copy of disputed blocks in a sparse file of
 // its own beside the output, so a disputed block costs disk, not memory.
 type sideFiles struct {
@@ -314,33 +293,36 @@ type repairSession struct {
 	tok  wire.Token
 }
 
-// sessionFor returns the repair session to p, opening it on first use.
+// sessionFor returns the repair session to p, opening it on first use
+// within the stall timeout.
 func (d *Download) sessionFor(ctx context.Context, p *peer) (*repairSession, error) {
-	if s := d.repairSessions[p.idx]; s != nil {
+	d.repairMu.Lock()
+	s := d.repairSessions[p.idx]
+	d.repairMu.Unlock()
+	if s != nil {
 		select {
 		case <-s.sess.Done():
 		default:
 			return s, nil
 		}
 	}
-	sess, err := d.dialFn(ctx, p.dial)
+	sess, tok, err := d.connect(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := d.openAny(ctx, sess)
-	if err != nil {
-		sess.Close()
-		return nil, err
-	}
+	s = &repairSession{sess, tok}
+	d.repairMu.Lock()
 	if d.repairSessions == nil {
 		d.repairSessions = map[int]*repairSession{}
 	}
-	s := &repairSession{sess, tok}
 	d.repairSessions[p.idx] = s
+	d.repairMu.Unlock()
 	return s, nil
 }
 
 func (d *Download) closeRepairSessions() {
+	d.repairMu.Lock()
+	defer d.repairMu.Unlock()
 	for k, s := range d.repairSessions {
 		s.sess.Close()
 		delete(d.repairSessions, k)

@@ -38,18 +38,29 @@ type Config struct {
 	// core receiving and checking; with several servers, 1.
 	Sessions int
 	// Stall is how long a session may receive nothing while READs are in
-	// flight before it is closed and its blocks fetched elsewhere. Zero
-	// means 10 s.
+	// flight before it is closed and its blocks fetched elsewhere. It also
+	// bounds every other wait on a server: the dial with its TLS or QUIC
+	// handshake, the OPEN, each round trip of the length probe, the tree
+	// fetch and each repair session. Zero means 10 s.
 	Stall time.Duration
 	// Hedge: a block among the first few missing ones that a peer has held
 	// this long is also fetched from another peer, so one slow or stalled
 	// peer does not hold up the in-order hash until the stall timeout. Zero
 	// means 2 s; negative turns hedging off.
 	Hedge time.Duration
-	// Retries is how many failed sessions in a row drop a server. Zero
-	// means 4.
+	// RetryFor is how long a server may keep failing before it is dropped:
+	// until then each of its sessions that fails, whether the server
+	// refused, reset or stalled, is started again after a backoff, so a
+	// server restarted within RetryFor goes on serving the download. The
+	// clock starts at its first failure and is reset by any READ of it that
+	// brings bytes. Zero means 60 s.
+	RetryFor time.Duration
+	// Retries, when positive, also drops a server after that many failed
+	// sessions in a row with no progress between them, whatever RetryFor
+	// says. Zero means no limit by count.
 	Retries int
-	// Backoff is the first retry delay, doubled each time. Zero means 500 ms.
+	// Backoff is a session's first retry delay, doubled at each failure of
+	// that session in a row up to 10 s. Zero means 500 ms.
 	Backoff time.Duration
 	// SaveEvery is how often the resume state is saved. Zero means 2 s.
 	SaveEvery time.Duration
@@ -80,8 +91,8 @@ func (c *Config) setDefaults() {
 	if c.Stall <= 0 {
 		c.Stall = 10 * time.Second
 	}
-	if c.Retries <= 0 {
-		c.Retries = 4
+	if c.RetryFor <= 0 {
+		c.RetryFor = 60 * time.Second
 	}
 	if c.Backoff <= 0 {
 		c.Backoff = 500 * time.Millisecond
@@ -124,6 +135,7 @@ type Download struct {
 	kept   int64
 	length int64
 
+	repairMu       sync.Mutex
 	repairSessions map[int]*repairSession // used by repair only
 	repaired       int
 
@@ -139,8 +151,16 @@ func New(cfg Config) *Download {
 	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), ready: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
 	d.dialFn = cfg.Dial
 	if d.dialFn == nil {
+		// The dial gets the stall timeout unless the options name their own.
+		opts := client.Options{DialTimeout: cfg.Stall}
+		if cfg.Client != nil {
+			opts = *cfg.Client
+			if opts.DialTimeout <= 0 {
+				opts.DialTimeout = cfg.Stall
+			}
+		}
 		d.dialFn = func(ctx context.Context, dl rtpurl.Dial) (*client.Session, error) {
-			return client.Dial(ctx, dl, cfg.Client)
+			return client.Dial(ctx, dl, &opts)
 		}
 	}
 	for i, s := range cfg.URL.Servers {
@@ -160,6 +180,11 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	defer close(d.finished)
 	d.out = out
 	d.start = time.Now()
+	for _, p := range d.peers {
+		p.progressed.Store(d.start.UnixNano())
+	}
+	// The sessions end with the fetching; repair runs under the caller's ctx.
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -274,7 +299,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 			// The bytes are already out; they can't be taken back.
 			return d.result(), err
 		}
-		if rerr := d.repair(context.Background(), h.sums); rerr != nil {
+		if rerr := d.repair(parent, h.sums); rerr != nil {
 			return d.result(), rerr
 		}
 	}

@@ -33,6 +33,7 @@ const (
 	flagCA       = "ca"
 	flagPin      = "pin"
 	flagStall    = "stall"
+	flagRetryFor = "retry-for"
 	flagSessions = "sessions"
 	flagWindow   = "window"
 	flagNoTree   = "no-tree"
@@ -74,7 +75,8 @@ func getApp() *cli.App {
 			&cli.BoolFlag{Name: flagQuiet, Aliases: []string{"q"}, Usage: "print nothing but errors", EnvVars: envVar(flagQuiet)},
 			&cli.BoolFlag{Name: flagVerbose, Aliases: []string{"v"}, Count: new(int), Usage: "log more: -v for retries and server changes, -vv for debugging"},
 			&cli.BoolFlag{Name: flagJSON, Usage: "print a JSON summary when done (to stdout, or stderr with -o -)", EnvVars: envVar(flagJSON)},
-			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long", EnvVars: envVar(flagStall)},
+			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long; also the limit of every other wait on a server (connect, TLS/QUIC handshake, OPEN, tree, length probe)", EnvVars: envVar(flagStall)},
+			&cli.DurationFlag{Name: flagRetryFor, Value: 60 * time.Second, Usage: "retry a failing server, with backoff, for this long from its first failure (any bytes it sends restart the clock); then drop it", EnvVars: envVar(flagRetryFor)},
 			&cli.IntFlag{Name: flagSessions, Usage: "sessions per server (QUIC streams or connections); default, when the URL names one server, one more than the cores (2 to 4), so receiving and checking keep every core busy; else 1", DefaultText: "auto", EnvVars: envVar(flagSessions)},
 			&cli.IntFlag{Name: flagWindow, Usage: "READs of 1 MiB in flight per session; default 8, or 4 when a server has several sessions", DefaultText: "auto", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
@@ -159,8 +161,10 @@ func newGetter(c *cli.Context) (*getter, error) {
 			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
-	if c.Duration(flagStall) <= 0 {
-		return nil, cli.Exit(fmt.Sprintf("--%s must be positive", flagStall), 2)
+	for _, pos := range []string{flagStall, flagRetryFor} {
+		if c.Duration(pos) <= 0 {
+			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
+		}
 	}
 	level := slog.LevelWarn
 	switch n := c.Count(flagVerbose); {
@@ -207,7 +211,7 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON), noBars: !g.bars, summarize: summarize,
 		cfg: swarm.Config{
 			URL: u, Client: g.opts, Log: log,
-			Stall: c.Duration(flagStall), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
+			Stall: c.Duration(flagStall), RetryFor: c.Duration(flagRetryFor), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
 			NoTree: c.Bool(flagNoTree),
 		},
 	}

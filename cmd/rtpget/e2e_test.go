@@ -60,6 +60,7 @@ func TestBadInputExits2(t *testing.T) {
 		"no url":        {},
 		"bad flag":      {"--no-such-flag", "rtp:?u=" + sha + "&s=tcp!h"},
 		"bad stall":     {"--stall", "0s", "rtp:?u=" + sha + "&s=tcp!h"},
+		"bad retry-for": {"--retry-for", "-1s", "rtp:?u=" + sha + "&s=tcp!h"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -161,7 +162,7 @@ func TestAllKilledThenResume(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "big.bin")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, "--json", "--stall", "1s", "-o", out, url)
+	cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, "--json", "--stall", "1s", "--retry-for", "2s", "-o", out, url)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

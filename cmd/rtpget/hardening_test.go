@@ -123,7 +123,7 @@ func TestFullDisk(t *testing.T) {
 	out := filepath.Join(big, "f.bin")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, "-q", "--stall", "1s", "-o", out, url)
+	cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, "-q", "--stall", "1s", "--retry-for", "2s", "-o", out, url)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
