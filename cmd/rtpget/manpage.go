@@ -21,7 +21,8 @@ shows each.
 
 **0** every file downloaded and verified; **1** a download failed (its
 .part is kept for resuming); **2** bad usage, a bad URL or a bad line of
-the -i list (nothing is downloaded).
+the -i list (nothing is downloaded); **130** and **143** stopped by SIGINT
+and SIGTERM (the .part is kept; a second Ctrl-C ends rtpget at once).
 
 # EXAMPLES
 
