@@ -298,6 +298,8 @@ func TestHealthzWhileIndexing(t *testing.T) {
 	case err := <-done:
 		done <- err
 		t.Fatalf("rtpd serve returned %v before its index pass", err)
+	case <-time.After(time.Minute):
+		t.Fatal("rtpd serve did not reach its index pass within a minute")
 	}
 	// After the hook, the pass runs; /healthz turns ok when it ends.
 	for deadline := time.Now().Add(time.Minute); ; {
