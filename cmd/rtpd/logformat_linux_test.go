@@ -19,7 +19,7 @@ func TestLogForAPerson(t *testing.T) {
 	randomFile(t, dir+"/f", 1000)
 	state := t.TempDir()
 	serve := func(extra ...string) []string {
-		return append([]string{"serve", dir, "--index", state + "/index.db", "--listen", "tls!127.0.0.1!0"}, extra...)
+		return append(append([]string{"serve", "--index", state + "/index.db", "--listen", "tls!127.0.0.1!0"}, extra...), dir)
 	}
 
 	pty, tty := rtpdtest.OpenPTY(t)

@@ -217,17 +217,18 @@ func TestBindBeforeIndex(t *testing.T) {
 	}
 	for _, flags := range cases {
 		index := filepath.Join(t.TempDir(), "index.db")
-		args := append([]string{"serve", dir, "--index", index}, flags...)
+		args := append(append([]string{"serve", "--index", index}, flags...), dir)
 		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
 		busy := flags[len(flags)-1]
+		args = args[1:]
 		if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "rtpd: ") || !strings.Contains(stderr, busy) {
-			t.Errorf("rtpd %v: exit %d, stderr %q; want 1 and one line naming %s", args[1:], code, stderr, busy)
+			t.Errorf("rtpd serve %v: exit %d, stderr %q; want 1 and one line naming %s", args, code, stderr, busy)
 		}
 		if strings.Contains(stderr, "index pass") {
-			t.Errorf("rtpd %v indexed before binding:\n%s", args[1:], stderr)
+			t.Errorf("rtpd serve %v indexed before binding:\n%s", args, stderr)
 		}
 		if n := indexed(t, dir, index); n != 0 {
-			t.Errorf("rtpd %v: the index holds %d files: indexed before it failed to bind", args[1:], n)
+			t.Errorf("rtpd serve %v: the index holds %d files: indexed before it failed to bind", args, n)
 		}
 	}
 }

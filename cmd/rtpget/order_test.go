@@ -106,19 +106,23 @@ func TestSignalExitCodes(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "f.bin")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, u.String(), "-o", out)
+			cmd := exec.CommandContext(ctx, rtpdtest.RTPGet, "-o", out, u.String())
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }()
 			select {
 			case <-g.reading: // rtpget has its .part open and asks for bytes
+			case <-exited:
+				t.Fatalf("rtpget exited %d before reading: %s", cmd.ProcessState.ExitCode(), stderr.String())
 			case <-ctx.Done():
 				t.Fatal("rtpget read nothing within a minute")
 			}
 			cmd.Process.Signal(c.sig)
-			cmd.Wait()
+			<-exited
 			if code := cmd.ProcessState.ExitCode(); code != c.code {
 				t.Errorf("exit %d after %v, want %d; stderr %s", code, c.sig, c.code, stderr.String())
 			}
