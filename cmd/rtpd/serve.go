@@ -216,6 +216,9 @@ func serve(c *cli.Context) error {
 	}
 	st, err := disk.Scan(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("shutting down during the index pass")
+		}
 		stopFaces()
 		return fmt.Errorf("index %s: %w", disk.Dir(), err)
 	}
