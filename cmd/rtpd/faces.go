@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtp-project/rtp/rtpurl"
@@ -38,12 +39,16 @@ func newMetrics(dir, index string, disk **store.Disk) *metrics.Metrics {
 
 var errStop = errors.New("stop")
 
-// healthy reports whether rtpd can serve: it is not shutting down and its
-// index can be read.
-func healthy(serving context.Context, disk *store.Disk) func(context.Context) error {
+// healthy reports whether rtpd can serve: its first index pass is done
+// (until then /healthz answers 503 "indexing"), it is not shutting down and
+// its index can be read.
+func healthy(serving context.Context, disk *store.Disk, indexed *atomic.Bool) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if serving.Err() != nil {
 			return errors.New("shutting down")
+		}
+		if !indexed.Load() {
+			return errors.New("indexing")
 		}
 		err := disk.List(ctx, func(store.Entry) error { return errStop })
 		if err != nil && !errors.Is(err, errStop) {
@@ -78,6 +83,8 @@ type httpFaces struct {
 	metrics *http.Server // nil without --metrics
 	face    *web.Face    // nil without --http
 	bound   []boundHTTP
+	// metricsBound are the --metrics dials as bound, port 0 resolved.
+	metricsBound []rtpurl.Dial
 }
 
 type boundHTTP struct {
@@ -100,6 +107,7 @@ func (h *httpFaces) listen(metricsDials, httpDials []rtpurl.Dial, tlsConf *tls.C
 			ln = tls.NewListener(ln, conf)
 		}
 		h.bound = append(h.bound, boundHTTP{"metrics", bd, ln})
+		h.metricsBound = append(h.metricsBound, bd)
 	}
 	for _, d := range httpDials {
 		ln, err := h.face.Listen(d, tlsConf)
@@ -111,10 +119,15 @@ func (h *httpFaces) listen(metricsDials, httpDials []rtpurl.Dial, tlsConf *tls.C
 	return nil
 }
 
-// serve serves every listener until shutdown; a listener that fails sends
-// its error to errc.
-func (h *httpFaces) serve(ctx context.Context, errc chan<- error, done func()) {
+// serve serves the bound listeners of one kind, "metrics" or "http",
+// until shutdown; a listener that fails sends its error to errc.
+func (h *httpFaces) serve(ctx context.Context, what string, errc chan<- error, done func()) {
+	var rest []boundHTTP
 	for _, b := range h.bound {
+		if b.what != what {
+			rest = append(rest, b)
+			continue
+		}
 		scheme := "http"
 		if b.dial.Proto == rtpurl.TLS {
 			scheme = "https"
@@ -138,7 +151,7 @@ func (h *httpFaces) serve(ctx context.Context, errc chan<- error, done func()) {
 			}
 		}()
 	}
-	h.bound = nil
+	h.bound = rest
 }
 
 // close closes the listeners not yet served.

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/gemini"
+	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
 )
 
@@ -27,6 +28,7 @@ const (
 	flagIdleTimeout = "idle-timeout"
 	flagHandshake   = "handshake-timeout"
 	flagLogLevel    = "log-level"
+	flagLogFormat   = "log-format"
 	flagServer      = "server"
 	flagHashWorkers = "hash-workers"
 	flagHash        = "hash"
@@ -51,13 +53,22 @@ func logLevelFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagLogLevel, Value: "info", Usage: "debug, info, warn or error", EnvVars: envVar(flagLogLevel)}
 }
 
-// newLogger logs text lines to stderr at the level the flag names.
+func logFormatFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagLogFormat, Value: "auto", Usage: "log lines as human (\"rtpd: listening on …\"), text (key=value, with the time) or json; auto is human on a terminal, else text", EnvVars: envVar(flagLogFormat)}
+}
+
+// newLogger logs to stderr at the level and in the format the flags name
+// (a command without --log-format logs as auto).
 func newLogger(c *cli.Context) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.String(flagLogLevel))); err != nil {
 		return nil, cli.Exit(fmt.Sprintf("--%s: %v", flagLogLevel, err), 2)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+	log, err := cliutil.NewLogger("rtpd", os.Stderr, c.String(flagLogFormat), lvl)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("--%s: %v", flagLogFormat, err), 2)
+	}
+	return log, nil
 }
 
 // parseDials parses repeated dial-string flags; a bad one is a usage error.

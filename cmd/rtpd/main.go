@@ -2,21 +2,18 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/internal/cliutil"
 )
 
+// main exits 0, 1 (failed), 2 (bad usage), or 130 and 143 after a clean
+// shutdown on SIGINT and SIGTERM.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cliutil.Exit("rtpd", newApp().RunContext(ctx, os.Args))
+	cliutil.Run("rtpd", newApp(), os.Args)
 }
 
 func newApp() *cli.App {

@@ -28,9 +28,10 @@ rtpd url prints the rtp: URL of a file, naming the servers given with
 
 # EXIT STATUS
 
-**0** stopped by SIGINT or SIGTERM after a clean shutdown, or the command
-done; **1** a failure (the folder or index cannot be opened, a listener
-cannot bind); **2** bad usage.
+**0** the command done; **1** a failure (the folder or index cannot be
+opened, a listener cannot bind); **2** bad usage; **130** and **143**
+stopped by SIGINT and SIGTERM after a clean shutdown (contrib/rtpd.service
+counts 143 as success).
 
 # EXAMPLES
 

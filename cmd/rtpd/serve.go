@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -50,14 +51,19 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: flagNoTrees, Usage: "do not build or serve BLAKE3 trees (clients then verify whole files only)", EnvVars: envVar(flagNoTrees)},
 			hiddenFlag(),
 			logLevelFlag(),
+			logFormatFlag(),
 		},
 		Action: serve,
 	}
 }
 
 func serve(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return cli.Exit("serve: want one folder, e.g. rtpd serve ./blobs", 2)
+	switch c.NArg() {
+	case 0:
+		return cli.Exit("serve: want the folder to serve, e.g. rtpd serve ./blobs", 2)
+	case 1:
+	default:
+		return cli.Exit(fmt.Sprintf("serve: want one folder, got %d arguments: %q", c.NArg(), c.Args().Slice()), 2)
 	}
 	log, err := newLogger(c)
 	if err != nil {
@@ -119,11 +125,6 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer disk.Close()
-	st, err := disk.Scan(ctx)
-	if err != nil {
-		return fmt.Errorf("index %s: %w", disk.Dir(), err)
-	}
-	logScan(log, st)
 
 	srv := server.New(server.Config{
 		Store:              disk,
@@ -141,23 +142,27 @@ func serve(c *cli.Context) error {
 	for _, d := range slices.Concat(dials, metricsDials, httpDials) {
 		needTLS = needTLS || d.Proto != "tcp"
 	}
+	var cert tls.Certificate
+	var tlsConf *tls.Config // tcp listeners ignore it
+	var fingerprint string
+	if needTLS || len(geminiDials) > 0 || c.String(flagTLSCert) != "" {
+		cert, fingerprint, err = server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), disk.IndexDir())
+		if err != nil {
+			return fmt.Errorf("tls certificate: %w", err)
+		}
+		tlsConf = server.TLSConfig(cert)
+	}
+
+	// Bind every listener before the index pass, which may take hours: a
+	// port in use or an address not of this host is reported at once. The
+	// kernel queues connections until the pass is done and they are served;
+	// only /metrics and /healthz answer during it.
 	var lns []*server.Listener
 	defer func() {
 		for _, l := range lns {
 			l.Close()
 		}
 	}()
-	var cert tls.Certificate
-	var tlsConf *tls.Config // tcp listeners ignore it
-	if needTLS || len(geminiDials) > 0 || c.String(flagTLSCert) != "" {
-		var fp string
-		cert, fp, err = server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), disk.IndexDir())
-		if err != nil {
-			return fmt.Errorf("tls certificate: %w", err)
-		}
-		log.Info("tls certificate", "sha256", fp)
-		tlsConf = server.TLSConfig(cert)
-	}
 	for _, d := range dials {
 		l, err := srv.Listen(d, tlsConf)
 		if err != nil {
@@ -188,16 +193,42 @@ func serve(c *cli.Context) error {
 	for _, l := range gls {
 		geminiBound = append(geminiBound, rtpurl.DialFromAddr(rtpurl.TCP, l.Addr()))
 	}
-	faces := newHTTPFaces(log, met, healthy(ctx, disk), metricsDials, httpDials,
+	var indexed atomic.Bool // the first pass is done: /healthz says ok
+	faces := newHTTPFaces(log, met, healthy(ctx, disk, &indexed), metricsDials, httpDials,
 		web.Config{Store: disk, Index: disk, Advertise: advertise, Gemini: geminiBound})
 	defer faces.close()
 	if err := faces.listen(metricsDials, httpDials, tlsConf); err != nil {
 		return err
 	}
+	if fingerprint != "" {
+		log.Info("tls certificate", "sha256", fingerprint)
+	}
 
-	go disk.Watch(ctx, c.Duration(flagRescan))
 	errc := make(chan error, len(lns)+len(gls)+len(metricsDials)+len(httpDials))
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	stopFaces := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		faces.shutdown(sctx)
+	}
+	wg.Add(len(metricsDials))
+	faces.serve(ctx, "metrics", errc, wg.Done)
+	if indexHook != nil {
+		indexHook(faces.metricsBound)
+	}
+	st, err := disk.Scan(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("shutting down during the index pass")
+		}
+		stopFaces()
+		return fmt.Errorf("index %s: %w", disk.Dir(), err)
+	}
+	logScan(log, st)
+	indexed.Store(true)
+
+	go disk.Watch(ctx, c.Duration(flagRescan))
 	for _, l := range lns {
 		log.Info("listening on "+l.Dial.String(), "dial", l.Dial.String())
 		wg.Add(1)
@@ -219,8 +250,8 @@ func serve(c *cli.Context) error {
 		}()
 	}
 	gls = nil
-	wg.Add(len(metricsDials) + len(httpDials))
-	faces.serve(ctx, errc, wg.Done)
+	wg.Add(len(httpDials))
+	faces.serve(ctx, "http", errc, wg.Done)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -239,6 +270,11 @@ func serve(c *cli.Context) error {
 	}
 	return nil
 }
+
+// indexHook, set by tests only, runs when every listener is bound and
+// /metrics and /healthz answer, just before the first index pass, with the
+// bound --metrics dials.
+var indexHook func(metrics []rtpurl.Dial)
 
 func logScan(log *slog.Logger, st store.ScanStats) {
 	secs := st.Elapsed.Seconds()

@@ -173,7 +173,11 @@ func newGetter(c *cli.Context) (*getter, error) {
 	case n == 1:
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// "rtpget: warning: …" on a terminal, key=value lines otherwise.
+	log, err := cliutil.NewLogger("rtpget", os.Stderr, "auto", level)
+	if err != nil {
+		return nil, err
+	}
 	return &getter{c: c, opts: opts, log: log, bars: true}, nil
 }
 

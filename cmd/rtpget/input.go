@@ -53,8 +53,8 @@ func readList(r io.Reader, name string) ([]line, []string, error) {
 	return lines, bad, nil
 }
 
-// listSummary is what --json prints for each line of a list, one JSON
-// object per download, in the order they end.
+// listSummary is what --json prints for each line of a list: one JSON
+// object a line (JSON Lines), per download, in the order they end.
 type listSummary struct {
 	Line   int           `json:"line"`
 	Input  string        `json:"input"`
@@ -154,9 +154,8 @@ func (g *getter) list(c *cli.Context, input string) error {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				e := json.NewEncoder(os.Stdout)
-				e.SetIndent("", "  ")
-				e.Encode(s)
+				json.NewEncoder(os.Stdout).Encode(s) // one line
+
 			}
 		})
 	}

@@ -2,20 +2,17 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/rtp-project/rtp/internal/cliutil"
 )
 
+// main exits 0, 1 (failed, .part kept), 2 (bad usage), or 130 and 143 on
+// SIGINT and SIGTERM once the .part is saved for resuming.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	app := getApp()
 	if complete(app, os.Args[1:], os.Stdout) {
 		return
 	}
-	cliutil.Exit("rtpget", app.RunContext(ctx, os.Args))
+	cliutil.Run("rtpget", app, os.Args)
 }

@@ -29,7 +29,8 @@ shows each.
 **0** every file downloaded and verified, or already there; **1** a
 download failed (its .part is kept for resuming), or the output name holds
 another file (nothing replaced); **2** bad usage, a bad URL or a bad line of
-the -i list (nothing is downloaded).
+the -i list (nothing is downloaded); **130** and **143** stopped by SIGINT
+and SIGTERM (the .part is kept; a second Ctrl-C ends rtpget at once).
 
 # EXAMPLES
 
