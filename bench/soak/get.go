@@ -95,14 +95,26 @@ func judge(ctx context.Context, f fetched, want [32]byte, n int64, changed bool)
 		return gotWrong, fmt.Sprintf("rtpget exited 0 but wrote %d bytes with sha256 %x, the URL says %d bytes, %x", f.size, f.sum, n, want)
 	case f.exit == 0:
 		return gotExact, ""
-	case f.exit == 1 && strings.Contains(f.out, "do not match"):
-		return gotWrong, "rtpget received bytes that do not match the hash (bytes of a changed file?): " + firstLine(f.out)
+	case f.exit == 1 && mismatch(f.out):
+		return gotWrong, "rtpget received bytes or a tree that do not match the hash (bytes of a changed file?): " + firstLine(f.out)
 	case f.exit == 1 && changed:
 		return gotChanged, ""
 	case f.exit == 1:
 		return gotWrong, "rtpget failed though the file did not change: " + firstLine(f.out)
 	}
 	return gotWrong, fmt.Sprintf("rtpget exited %d: %s", f.exit, firstLine(f.out))
+}
+
+// mismatch reports whether rtpget's output says a server sent bytes (or a
+// BLAKE3 tree) that do not match the URL's hash: rtpd must refuse to
+// serve a file that changed, never send its new bytes.
+func mismatch(out string) bool {
+	for _, s := range []string{"do not match", "does not match"} {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // firstLine is the first line of s that is not part of the JSON summary,
