@@ -15,10 +15,11 @@ type fileRec struct {
 	touched time.Time // when the last operation on it ended
 }
 
-// history is everything a path ever held: the sha256 of each state and the
-// seeds of its contents. A state is recorded before its bytes are written.
+// history is everything a path ever held: the sha256 of each state, with
+// the seed of the stream it is a prefix of, and every seed. A state is
+// recorded before its bytes are written.
 type history struct {
-	sums  map[[32]byte]bool
+	sums  map[[32]byte][16]byte
 	seeds [][16]byte
 }
 
@@ -43,10 +44,10 @@ func (b *book) record(path string, l *lineage, sum [32]byte) {
 	defer b.mu.Unlock()
 	h := b.hist[path]
 	if h == nil {
-		h = &history{sums: make(map[[32]byte]bool)}
+		h = &history{sums: make(map[[32]byte][16]byte)}
 		b.hist[path] = h
 	}
-	h.sums[sum] = true
+	h.sums[sum] = l.seed
 	if len(h.seeds) == 0 || h.seeds[len(h.seeds)-1] != l.seed {
 		h.seeds = append(h.seeds, l.seed)
 	}
@@ -55,10 +56,20 @@ func (b *book) record(path string, l *lineage, sum [32]byte) {
 // held reports whether path ever held (or is about to hold) content with
 // sha256 sum.
 func (b *book) held(path string, sum [32]byte) bool {
+	_, ok := b.seedOf(path, sum)
+	return ok
+}
+
+// seedOf returns the seed of the stream whose prefix path held with
+// sha256 sum.
+func (b *book) seedOf(path string, sum [32]byte) ([16]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	h := b.hist[path]
-	return h != nil && h.sums[sum]
+	if h := b.hist[path]; h != nil {
+		seed, ok := h.sums[sum]
+		return seed, ok
+	}
+	return [16]byte{}, false
 }
 
 // heldPrefix reports whether the first n bytes of a content path held hash

@@ -42,8 +42,9 @@ func (s *soak) drive(ctx context.Context, d *proc.RTPD, w *writer, rlog *rtpdLog
 		work.Add(1)
 		go func() { defer work.Done(); s.client(runCtx, i) }()
 	}
-	work.Add(1)
+	work.Add(2)
 	go func() { defer work.Done(); s.stability(runCtx) }()
+	go func() { defer work.Done(); s.probe(runCtx) }()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for runCtx.Err() == nil {
@@ -152,8 +153,8 @@ func (s *soak) progress(ran time.Duration) {
 	s.stab.mu.Lock()
 	due := len(s.stab.due)
 	s.stab.mu.Unlock()
-	fmt.Fprintf(s.cfg.Progress, "soak: %v: %d writer ops, folder %d MiB; downloads %d exact, %d failed as the file changed, %d wrong; %d stable versions served; rtpd RSS peak %d MiB; %d failures\n",
-		ran.Round(time.Second), s.wr.ops(), s.book.size()>>20, s.cl.exact.Load(), s.cl.changed.Load(), s.cl.wrong.Load(), due, peak>>20, s.failCount())
+	fmt.Fprintf(s.cfg.Progress, "soak: %v: %d writer ops, folder %d MiB; downloads %d exact, %d failed as the file changed, %d wrong; %d stable versions served; %d READs checked; rtpd RSS peak %d MiB; %d failures\n",
+		ran.Round(time.Second), s.wr.ops(), s.book.size()>>20, s.cl.exact.Load(), s.cl.changed.Load(), s.cl.wrong.Load(), due, s.pr.reads.Load(), peak>>20, s.failCount())
 }
 
 func (s *soak) failCount() int {

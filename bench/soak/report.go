@@ -42,6 +42,9 @@ func (s *soak) sum(r *Result, rlog *rtpdLog) {
 	add("downloads: %d exact (%d MiB, largest %d MiB; %d of files that did not change meanwhile), %d failed as the file changed (expected), %d wrong; URLs by Gemini name %d, from the HTTP page %d; Gemini misses (being hashed or gone) %d; hashes of a mid-write prefix %d",
 		c.exact.Load(), c.bytes.Load()>>20, c.largest.Load()>>20, c.unchangedOK.Load(), c.changed.Load(), c.wrong.Load(),
 		c.viaGemini.Load(), c.viaPage.Load(), c.resolveMiss.Load(), c.prefixStates.Load())
+	p := s.pr
+	add("READs checked byte by byte: %d exact (%d MiB) in %d OPENs; %d refused after the file changed, %d OPENs refused (gone or changed), %d wrong",
+		p.reads.Load(), p.bytes.Load()>>20, p.opens.Load(), p.readRefused.Load(), p.openRefused.Load(), p.wrong.Load())
 	median, worst := st.delays()
 	st.mu.Lock()
 	add("stable files: %d versions served once due (stood still 2 rescans + rtpd's hashing time), %d not served; %d listed after they were gone; downloads %d exact, %d failed as the file changed, %d wrong; first seen served after standing still %v median, %v at most; %d check rounds",
@@ -66,6 +69,8 @@ func (s *soak) sum(r *Result, rlog *rtpdLog) {
 			s.fail("no file was found served after standing still")
 		case dlExact == 0 && r.Ran >= time.Minute:
 			s.fail("no stable file was downloaded")
+		case p.reads.Load() == 0:
+			s.fail("no READ was checked byte by byte")
 		}
 	}
 	s.failMu.Lock()

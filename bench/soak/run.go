@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rtp-project/rtp/bench/internal/proc"
+	"github.com/rtp-project/rtp/rtpurl"
 )
 
 // Config is one soak.
@@ -40,11 +41,13 @@ type soak struct {
 	cfg                             Config
 	tmp                             string
 	rtpget                          string
-	env                             []string // rtpget's: HOME and XDG_CONFIG_HOME in tmp
-	httpAddr, geminiAddr, metricsAt string   // host:port
+	env                             []string    // rtpget's: HOME and XDG_CONFIG_HOME in tmp
+	httpAddr, geminiAddr, metricsAt string      // host:port
+	dial                            rtpurl.Dial // rtpd's RTP listener
 	book                            *book
 	wr                              *writerStats
 	cl                              *clientStats
+	pr                              *probeStats
 	stab                            *stableStats
 	clock                           *hashClock
 	health                          struct{ ok, failed int } // /healthz answers, written by watch
@@ -99,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if free := int64(fs.Bavail) * fs.Bsize; free < need {
 		return nil, fmt.Errorf("%w: %s has %d MiB, the soak needs %d MiB (lower -max-total or -max-size)", errDisk, tmp, free>>20, need>>20)
 	}
-	s := &soak{cfg: cfg, tmp: tmp, book: newBook(), wr: &writerStats{}, cl: &clientStats{}, stab: newStableStats(), clock: &hashClock{}}
+	s := &soak{cfg: cfg, tmp: tmp, book: newBook(), wr: &writerStats{}, cl: &clientStats{}, pr: &probeStats{}, stab: newStableStats(), clock: &hashClock{}}
 	s.env = append(os.Environ(), "HOME="+tmp, "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"))
 	rtpd, err := s.binaries(ctx)
 	if err != nil {
@@ -129,6 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("starting rtpd: %w\n%s", err, rlog.tail())
 	}
 	defer d.Kill()
+	s.dial = d.Dial
 	for s.httpAddr == "" || s.geminiAddr == "" || s.metricsAt == "" {
 		s.httpAddr, s.geminiAddr, s.metricsAt = hostPort(rlog.addr("http")), hostPort(rlog.addr("gemini")), hostPort(rlog.addr("metrics"))
 		if time.Since(start) > 30*time.Second || !d.Alive() {

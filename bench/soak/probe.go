@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/rtp-project/rtp/client"
+)
+
+// probeStats counts the prober's requests.
+type probeStats struct {
+	opens, openRefused    atomic.Int64
+	reads, readRefused    atomic.Int64
+	bytes, wrong, skipped atomic.Int64
+}
+
+// probe checks every READ on its own, below rtpget: it takes a file from
+// the HTTP face's page, OPENs it by sha256 over RTP/1 and READs random
+// slices of it slowly, so that the writer changes some files under it.
+// Each payload must be exactly the bytes of the content that has that hash
+// (made again from the writer's seed); once the file has changed rtpd must
+// refuse, never send the new bytes.
+func (s *soak) probe(ctx context.Context) {
+	r := rand.New(rand.NewPCG(5, 5))
+	buf, exp := make([]byte, 256<<10), make([]byte, 256<<10)
+	for ctx.Err() == nil {
+		lst, err := listing(ctx, s.httpAddr)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.failNet("probe: HTTP face's page: " + err.Error())
+			}
+			continue
+		}
+		var path string
+		var e listed
+		i := r.IntN(max(1, len(lst)))
+		for p, x := range lst {
+			if i--; i < 0 {
+				path, e = p, x
+				break
+			}
+		}
+		seed, ok := s.book.seedOf(path, e.sha256)
+		if path == "" || e.size == 0 || !ok {
+			// Nothing to read, or a hash the clients' checks judge.
+			s.pr.skipped.Add(1)
+			sleep(ctx, 200*time.Millisecond)
+			continue
+		}
+		s.probeFile(ctx, r, path, e, seed, buf, exp)
+	}
+}
+
+func (s *soak) probeFile(ctx context.Context, r *rand.Rand, path string, e listed, seed [16]byte, buf, exp []byte) {
+	sess, err := client.Dial(ctx, s.dial, nil)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.failNet("probe: dial rtpd: " + err.Error())
+		}
+		return
+	}
+	defer sess.Close()
+	before, _ := s.book.views()
+	// refused judges an error: fine if the file changed (or went) since
+	// before, or holds other content than the hash names.
+	refused := func(what string, err error) {
+		after, _ := s.book.views()
+		b, inBefore := before[path]
+		a, inAfter := after[path]
+		if ctx.Err() == nil && inBefore && inAfter && !b.busy && !a.busy && a.touched == b.touched && a.sum == e.sha256 {
+			s.pr.wrong.Add(1)
+			s.fail(fmt.Sprintf("probe: %s of %q (%x) refused though the file did not change: %v", what, path, e.sha256, err))
+		}
+	}
+	tok, err := sess.Open(ctx, "urn:sha256:"+hex.EncodeToString(e.sha256[:]))
+	if err != nil {
+		s.pr.openRefused.Add(1) // gone or changed since the page was made
+		refused("OPEN", err)
+		return
+	}
+	s.pr.opens.Add(1)
+	st := newStream(seed)
+	for range 1 + r.IntN(16) {
+		off, asked := r.Int64N(e.size), 1+r.IntN(len(buf))
+		n, err := sess.ReadAt(ctx, tok, buf[:asked], uint64(off))
+		if err != nil {
+			s.pr.readRefused.Add(1) // changed: refused, as it should be
+			refused("READ", err)
+			return
+		}
+		st.at(exp[:n], off)
+		switch {
+		case n < 1 || int64(n) > min(int64(asked), e.size-off):
+			// A READ may give less than asked, but not nothing before the end.
+			s.pr.wrong.Add(1)
+			s.fail(fmt.Sprintf("probe: READ of %q (%x, %d bytes) at %d for %d returned %d bytes", path, e.sha256, e.size, off, asked, n))
+			return
+		case !bytes.Equal(buf[:n], exp[:n]):
+			s.pr.wrong.Add(1)
+			s.fail(fmt.Sprintf("probe: READ of %q (%x, %d bytes) at %d returned %d bytes that are not that content's (bytes of a changed file)", path, e.sha256, e.size, off, n))
+			return
+		}
+		s.pr.reads.Add(1)
+		s.pr.bytes.Add(int64(n))
+		sleep(ctx, time.Duration(20+r.IntN(100))*time.Millisecond)
+	}
+}
