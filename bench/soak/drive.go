@@ -42,9 +42,10 @@ func (s *soak) drive(ctx context.Context, d *proc.RTPD, w *writer, rlog *rtpdLog
 		work.Add(1)
 		go func() { defer work.Done(); s.client(runCtx, i) }()
 	}
-	work.Add(2)
+	work.Add(3)
 	go func() { defer work.Done(); s.stability(runCtx) }()
-	go func() { defer work.Done(); s.probe(runCtx) }()
+	go func() { defer work.Done(); s.probe(runCtx, 1) }()
+	go func() { defer work.Done(); s.probe(runCtx, 2) }()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for runCtx.Err() == nil {

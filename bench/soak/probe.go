@@ -25,8 +25,8 @@ type probeStats struct {
 // Each payload must be exactly the bytes of the content that has that hash
 // (made again from the writer's seed); once the file has changed rtpd must
 // refuse, never send the new bytes.
-func (s *soak) probe(ctx context.Context) {
-	r := rand.New(rand.NewPCG(5, 5))
+func (s *soak) probe(ctx context.Context, id int) {
+	r := rand.New(rand.NewPCG(5, uint64(id)))
 	buf, exp := make([]byte, 256<<10), make([]byte, 256<<10)
 	for ctx.Err() == nil {
 		lst, err := listing(ctx, s.httpAddr)
@@ -36,14 +36,19 @@ func (s *soak) probe(ctx context.Context) {
 			}
 			continue
 		}
+		// Mostly files the writer may still change: those are the test.
+		files, _ := s.book.views()
+		var paths []string
+		for p := range lst {
+			if f, ok := files[p]; r.IntN(5) == 0 || ok && !f.stable {
+				paths = append(paths, p)
+			}
+		}
 		var path string
 		var e listed
-		i := r.IntN(max(1, len(lst)))
-		for p, x := range lst {
-			if i--; i < 0 {
-				path, e = p, x
-				break
-			}
+		if len(paths) > 0 {
+			path = paths[r.IntN(len(paths))]
+			e = lst[path]
 		}
 		seed, ok := s.book.seedOf(path, e.sha256)
 		if path == "" || e.size == 0 || !ok {
@@ -85,7 +90,7 @@ func (s *soak) probeFile(ctx context.Context, r *rand.Rand, path string, e liste
 	}
 	s.pr.opens.Add(1)
 	st := newStream(seed)
-	for range 1 + r.IntN(16) {
+	for range 1 + r.IntN(32) {
 		off, asked := r.Int64N(e.size), 1+r.IntN(len(buf))
 		n, err := sess.ReadAt(ctx, tok, buf[:asked], uint64(off))
 		if err != nil {
