@@ -34,10 +34,14 @@ type subtree struct {
 
 // NewEncoder returns an Encoder for n bytes whose tree goes to dst, which
 // must take Size(n) bytes at offsets 0 to Size(n). Writes to dst are in no
-// particular order and each byte is written once.
+// particular order and each byte is written once. A negative n is an error
+// that Err reports.
 func NewEncoder(n int64, dst io.WriterAt) *Encoder {
 	e := &Encoder{n: n, groups: Groups(n)}
 	e.w = pagedWriter{dst: dst, size: Size(n), pages: make(map[int64]*page)}
+	if n < 0 {
+		e.err = fmt.Errorf("outboard: negative length %d announced", n)
+	}
 	return e
 }
 
@@ -46,7 +50,9 @@ func (e *Encoder) BlockSize() int { return 64 }
 func (e *Encoder) Reset()         { panic("outboard: Encoder cannot be reset") }
 
 // Err reports a length other than the one announced, or a failed write of
-// the tree. It is final once Sum has been called.
+// the tree. It is final once Sum has been called. The bytes of a file that
+// grew or shrank while it was hashed are such a length: the Encoder then
+// writes no tree and Sum returns 32 zero bytes, never a panic.
 func (e *Encoder) Err() error {
 	if e.err != nil {
 		return e.err
@@ -130,7 +136,8 @@ func (e *Encoder) slot(lo, hi int64) int64 {
 }
 
 // Sum appends the BLAKE3-256 digest of the bytes to b, finishing the tree
-// on the first call.
+// on the first call. After a length other than the one announced (see Err)
+// it appends 32 zero bytes.
 func (e *Encoder) Sum(b []byte) []byte {
 	if !e.finished {
 		e.finish()
@@ -142,6 +149,12 @@ func (e *Encoder) finish() {
 	e.finished = true
 	if e.err == nil && e.written != e.n {
 		e.err = fmt.Errorf("outboard: %d bytes written, %d announced", e.written, e.n)
+	}
+	if e.err != nil {
+		// The groups hashed do not make the tree of n bytes: joining them
+		// would ask slot for parents the tree has not got. Nothing more is
+		// written; the root stays zero.
+		return
 	}
 	n := compressGroup(e.buf[:e.nbuf], e.hashed, &e.buf)
 	if e.groups == 1 {

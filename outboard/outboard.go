@@ -71,8 +71,15 @@ func ParseURI(s string) (urn.Hash, error) {
 }
 
 // Groups returns the number of leaf groups of an n-byte resource (at least
-// one: the empty resource has one empty group).
-func Groups(n int64) int64 { return max((n+GroupSize-1)/GroupSize, 1) }
+// one: the empty resource has one empty group). A negative n counts as 0,
+// and n near math.MaxInt64 does not overflow.
+func Groups(n int64) int64 {
+	g := n / GroupSize
+	if n%GroupSize > 0 {
+		g++
+	}
+	return max(g, 1)
+}
 
 // Size returns the size of the tree of an n-byte resource.
 func Size(n int64) int64 { return 8 + 64*(Groups(n)-1) }

@@ -3,6 +3,8 @@ package outboard
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -230,6 +232,62 @@ func BenchmarkCheck(b *testing.B) {
 	for b.Loop() {
 		if err := tr.Check(0, data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestEncoderLengthChanged is a file that shrank or grew while it was
+// hashed: the Encoder was told n bytes and got others. Sum must not panic
+// (joining the groups of m bytes as if they were n asked slot for parents
+// the tree has not got), must return zeros, and Err must say so.
+func TestEncoderLengthChanged(t *testing.T) {
+	for _, c := range []struct{ announced, written int }{
+		{5 * GroupSize, 2*GroupSize + 1}, // panicked: negative shift amount in leftGroups
+		{2*GroupSize + 1, GroupSize + 1},
+		{3 * GroupSize, 2*GroupSize - 7},
+		{5*GroupSize + 7, 3 * GroupSize},
+		{17 * GroupSize, 16 * GroupSize},
+		{33*GroupSize + 1, 1},
+		{100 << 10, 0},
+		{3 * GroupSize, 3*GroupSize + 1},
+		{3 * GroupSize, 4 * GroupSize},
+		{GroupSize + 1, 40 * GroupSize},
+		{0, 5},
+	} {
+		for how, pieces := range map[string]int{"whole": 1 << 30, "in pieces": 5000} {
+			t.Run(fmt.Sprintf("%d-as-%d-%s", c.written, c.announced, how), func(t *testing.T) {
+				data := randomBytes(c.written, 7)
+				e := NewEncoder(int64(c.announced), make(bufferAt, Size(int64(c.announced))))
+				for p := data; len(p) > 0; {
+					k := min(len(p), pieces)
+					e.Write(p[:k])
+					p = p[k:]
+				}
+				sum := e.Sum(nil)
+				if e.Err() == nil {
+					t.Fatalf("%d bytes written for %d announced: Err is nil", c.written, c.announced)
+				}
+				if !bytes.Equal(sum, make([]byte, 32)) {
+					t.Errorf("Sum = %x, want zeros", sum)
+				}
+				if again := e.Sum(nil); !bytes.Equal(again, sum) {
+					t.Errorf("second Sum %x, first %x", again, sum)
+				}
+			})
+		}
+	}
+}
+
+func TestEncoderOddLengths(t *testing.T) {
+	for _, n := range []int64{-1, -GroupSize - 1, math.MaxInt64, math.MaxInt64 - GroupSize + 2} {
+		e := NewEncoder(n, bufferAt(nil))
+		e.Write(make([]byte, 3*GroupSize))
+		e.Sum(nil)
+		if e.Err() == nil {
+			t.Errorf("NewEncoder(%d) after %d bytes: Err is nil", n, 3*GroupSize)
+		}
+		if g := Groups(n); g < 1 || (n > 0 && g < n/GroupSize) {
+			t.Errorf("Groups(%d) = %d", n, g)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -64,19 +65,27 @@ func (d *Disk) Lookup(ctx context.Context, path string) (Entry, error) {
 func (d *Disk) unhashed(path string) error {
 	name := filepath.FromSlash(path)
 	abs := filepath.Join(d.dir, name)
-	if abs == d.indexDir || strings.HasPrefix(abs, d.indexDir+string(filepath.Separator)) {
+	if abs == d.indexDir || strings.HasPrefix(abs, d.indexDir+string(filepath.Separator)) || d.excluded(path) != "" {
 		return notFound(path)
 	}
 	fi, err := d.root.Stat(name)
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil || !fi.Mode().IsRegular() || d.isPrivate(fi) {
 		return notFound(path)
 	}
-	// A file the scan cannot read is never indexed: not found, not "soon".
+	if lfi, err := d.root.Lstat(name); err == nil && lfi.Mode()&fs.ModeSymlink != 0 && d.linkTarget(abs) != "" {
+		return notFound(path)
+	}
+	// A file the scan cannot read, or never serves, is never indexed: not
+	// found, not "soon".
 	f, err := d.root.Open(name)
 	if err != nil {
 		return notFound(path)
 	}
+	key := fileHoldsPrivateKey(f, fi.Size())
 	f.Close()
+	if key {
+		return notFound(path)
+	}
 	d.Rescan()
 	return fmt.Errorf("%s: not hashed yet: %w", path, ErrChanged)
 }

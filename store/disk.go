@@ -31,6 +31,15 @@ type Options struct {
 	// Progress, when set, is called about five times a second during a pass
 	// that hashes something, and once at its end.
 	Progress func(ScanProgress)
+	// Hidden serves dot-files and dot-folders, partial downloads (*.part,
+	// *.part.state, *.crdownload) and editors' backups (*~, #*#). Zero means
+	// they are not served. rtpd's own state and private keys are never
+	// served, whatever this says (see exclude.go).
+	Hidden bool
+	// Private names files never served, such as the TLS certificate and
+	// key, matched by identity (device and inode): a hard link or a symlink
+	// to one is not served either. A name that does not exist is ignored.
+	Private []string
 }
 
 // Disk serves the regular files below a folder by hash.
@@ -39,6 +48,7 @@ type Disk struct {
 	root     *os.Root
 	db       *bbolt.DB
 	indexDir string // absolute; never served
+	private  []os.FileInfo
 	opts     Options
 	log      *slog.Logger
 
@@ -48,6 +58,10 @@ type Disk struct {
 	rescan chan struct{} // a nudge for Watch
 	warnMu sync.Mutex
 	warned map[string]string // path -> last warning, so rescans don't repeat it
+
+	// hashHook, when set (by tests), is called with the path of the file
+	// being hashed after each chunk of it is read.
+	hashHook func(rel string)
 }
 
 // DefaultIndexDir is the index folder's name inside the served folder.
@@ -88,6 +102,17 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 	if indexDir == abs {
 		return nil, fmt.Errorf("index %s: keep the index in a folder of its own, not at the top of the served folder", index)
 	}
+	// Before the index file exists, so that no rtpd scanning this folder
+	// meanwhile serves what it will hold (the index, trees, the TLS key).
+	if err := writeMarker(indexDir); err != nil {
+		opts.Logger.Warn("cannot mark the index folder; other rtpds serving it may serve the index", "dir", indexDir, "err", err)
+	}
+	var private []os.FileInfo
+	for _, p := range opts.Private {
+		if fi, err := os.Stat(p); err == nil {
+			private = append(private, fi)
+		}
+	}
 	db, err := bbolt.Open(index, 0o644, &bbolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, index)
@@ -96,7 +121,7 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("open index %s: %w", index, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketFiles, bucketSHA256, bucketBLAKE3, bucketTree} {
+		for _, b := range [][]byte{bucketFiles, bucketSHA256, bucketBLAKE3, bucketTree, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -117,6 +142,7 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 		root:     root,
 		db:       db,
 		indexDir: indexDir,
+		private:  private,
 		opts:     opts,
 		log:      opts.Logger,
 		rescan:   make(chan struct{}, 1),
@@ -224,6 +250,20 @@ func (d *Disk) List(ctx context.Context, fn func(Entry) error) error {
 	})
 }
 
+// changing logs, once until the file is served, that the file at path
+// changed while it was hashed, and asks for another pass.
+func (d *Disk) changing(path string) {
+	d.warn(path, "not served yet: the file changed while it was hashed; trying again on the next pass", nil)
+	d.Rescan()
+}
+
+// unwarn forgets the warnings logged for path, once it is served.
+func (d *Disk) unwarn(path string) {
+	d.warnMu.Lock()
+	defer d.warnMu.Unlock()
+	delete(d.warned, path)
+}
+
 // warn logs msg for path unless the same warning was logged for it before.
 func (d *Disk) warn(path, msg string, err error) {
 	d.warnMu.Lock()
@@ -233,5 +273,9 @@ func (d *Disk) warn(path, msg string, err error) {
 		return
 	}
 	d.warned[path] = key
+	if err == nil {
+		d.log.Warn(msg, "path", path)
+		return
+	}
 	d.log.Warn(msg, "path", path, "err", err)
 }

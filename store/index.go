@@ -9,12 +9,13 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// The index has four buckets:
+// The index has five buckets:
 //
 //	files:   path            -> entry (stat, both sums, whether a tree was built)
 //	sha256:  sum || path     -> empty
 //	blake3:  sum || path     -> empty
 //	tree:    blake3 sum      -> the BLAKE3 tree, when it is small (see tree.go)
+//	meta:    "rules"         -> the version of what is never served (exclude.go)
 //
 // Keying the hash buckets by sum and path keeps duplicates apart: a prefix
 // scan of a sum yields every path that holds those bytes.

@@ -44,8 +44,11 @@ type scanJob struct {
 
 // Scan brings the index up to date with the folder: it hashes new and
 // changed files (keyed on path, size, mtime, ctime and inode), drops removed
-// ones, and never indexes symlinks that leave the folder, the index folder
-// itself, or files it cannot read. Passes do not overlap.
+// ones, and never indexes symlinks that leave the folder, files it cannot
+// read, nor what exclude.go says is never served (rtpd state, private
+// keys) or is left out by default (dot-files, partial downloads); an index
+// entry for such a file, written by an older rtpd or under other Options,
+// is dropped. Passes do not overlap.
 func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	d.scanMu.Lock()
 	defer d.scanMu.Unlock()
@@ -54,6 +57,10 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 
 	indexed := make(map[string]Entry)
 	err := d.List(ctx, func(e Entry) error { indexed[e.Path] = e; return nil })
+	if err != nil {
+		return stats, err
+	}
+	recheck, err := d.oldRules()
 	if err != nil {
 		return stats, err
 	}
@@ -68,15 +75,25 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 			stats.Skipped++
 			return nil
 		}
-		if de.IsDir() {
-			if p == d.indexDir {
+		rel, err := filepath.Rel(d.dir, p)
+		if err != nil {
+			return err
+		}
+		if p != d.dir && d.skipped(de.Name()) {
+			if de.IsDir() {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		rel, err := filepath.Rel(d.dir, p)
-		if err != nil {
-			return err
+		if de.IsDir() {
+			if why := d.stateDir(p); why != "" {
+				if p != d.indexDir {
+					d.warn(rel, "not served: "+why, nil)
+					stats.Skipped++
+				}
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		var fi fs.FileInfo
 		switch {
@@ -85,6 +102,12 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 			fi, err = d.root.Stat(rel)
 			if err != nil {
 				d.warn(rel, "not served: symlink leaves the folder or is broken", err)
+				stats.Skipped++
+				return nil
+			}
+			// The target must be one the rules allow to serve.
+			if why := d.linkTarget(p); why != "" {
+				d.warn(rel, "not served: symlink to a file "+why, nil)
 				stats.Skipped++
 				return nil
 			}
@@ -99,9 +122,18 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 		if !fi.Mode().IsRegular() {
 			return nil
 		}
+		if d.isPrivate(fi) {
+			d.warn(rel, "not served: a file named private (the TLS certificate or key)", nil)
+			stats.Skipped++
+			return nil
+		}
 		rel = filepath.ToSlash(rel)
 		st := statOf(fi)
 		if e, ok := indexed[rel]; ok && e.stat == st && (e.tree || d.opts.NoTrees) {
+			if recheck && d.keyFile(rel, st.Size) {
+				stats.Skipped++
+				return nil
+			}
 			found[rel] = true
 			return nil
 		}
@@ -146,6 +178,11 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	}
 	if len(gone) > 0 || len(todo) > 0 {
 		d.sweepTrees()
+	}
+	if recheck {
+		if err := d.setRules(); err != nil {
+			return stats, err
+		}
 	}
 	err = d.List(ctx, func(e Entry) error { stats.Files++; stats.Bytes += e.Size; return nil })
 	stats.Elapsed = time.Since(start)
@@ -263,6 +300,10 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 		return false, drop()
 	}
 	st := statOf(before)
+	if fileHoldsPrivateKey(f, st.Size) {
+		d.warn(j.rel, "not served: holds a private key", nil)
+		return false, drop()
+	}
 	var tree *treeSink
 	var b3 hash.Hash
 	if !d.opts.NoTrees {
@@ -272,18 +313,21 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 		defer tree.discard()
 		b3 = tree.enc
 	}
+	if hook, report := d.hashHook, progress; hook != nil {
+		progress = func(n int) { report(n); hook(j.rel) }
+	}
 	sums, err := urn.HashReaderWith(f, progress, b3)
+	if after, serr := f.Stat(); serr != nil || statOf(after) != st || sums.N != st.Size {
+		// It is being written (the tree's Err then says so too); the next
+		// pass will try again.
+		d.changing(j.rel)
+		return false, drop()
+	}
 	if err == nil && tree != nil {
 		err = tree.enc.Err()
 	}
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
-		return false, drop()
-	}
-	after, err := f.Stat()
-	if err != nil || statOf(after) != st || sums.N != st.Size {
-		// It is being written; the next pass will try again.
-		d.Rescan()
 		return false, drop()
 	}
 	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: tree != nil}
@@ -296,6 +340,9 @@ func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
 	err = d.db.Batch(func(tx *bbolt.Tx) error { return putEntry(tx, &e, inline) })
 	if errors.Is(err, os.ErrClosed) {
 		return false, err
+	}
+	if err == nil {
+		d.unwarn(j.rel)
 	}
 	return err == nil, err
 }
