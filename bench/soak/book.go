@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,10 +34,12 @@ type book struct {
 	gone  map[string]time.Time // paths that stopped existing, and when
 	total int64                // bytes in the folder
 	peak  int64
+	trail map[string][]string // the last operations on each path, for failure messages
 }
 
 func newBook() *book {
-	return &book{files: make(map[string]*fileRec), hist: make(map[string]*history), gone: make(map[string]time.Time)}
+	return &book{files: make(map[string]*fileRec), hist: make(map[string]*history), gone: make(map[string]time.Time),
+		trail: make(map[string][]string)}
 }
 
 // record notes that path will hold content of lineage l with sha256 sum.
@@ -201,6 +205,25 @@ func (b *book) pick(r *rand.Rand) string {
 	return ""
 }
 
+// note adds an operation to path's trail.
+func (b *book) note(path, format string, a ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.noteLocked(path, format, a...)
+}
+
+func (b *book) noteLocked(path, format string, a ...any) {
+	t := b.trail[path]
+	b.trail[path] = append(t[max(0, len(t)-7):], time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, a...))
+}
+
+// trailOf returns path's last operations, one a line.
+func (b *book) trailOf(path string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.trail[path], "\n")
+}
+
 // move renames f (busy) to dst, replacing over (busy, at dst) if not nil,
 // and ends the operation.
 func (b *book) move(f *fileRec, dst string, over *fileRec) {
@@ -212,6 +235,9 @@ func (b *book) move(f *fileRec, dst string, over *fileRec) {
 	}
 	delete(b.files, f.path)
 	b.gone[f.path] = now
+	b.noteLocked(f.path, "renamed to %q", dst)
+	b.trail[dst] = append([]string(nil), b.trail[f.path]...)
+	b.noteLocked(dst, "renamed from %q, %d bytes, sha256 %x", f.path, f.lin.size, f.lin.sum())
 	f.path = dst
 	b.files[dst] = f
 	delete(b.gone, dst)

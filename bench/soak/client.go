@@ -51,7 +51,7 @@ func (s *soak) client(ctx context.Context, id int) {
 			lst, err := listing(ctx, s.httpAddr)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.failNet("client: HTTP face's page: " + err.Error())
+					s.failNet(ctx, "client: HTTP face's page: "+err.Error())
 				}
 				continue
 			}
@@ -75,7 +75,8 @@ func (s *soak) client(ctx context.Context, id int) {
 		}
 		if !s.book.held(path, want) {
 			if !s.book.heldPrefix(path, u.Length, want) {
-				s.fail(fmt.Sprintf("client: rtpd names %q by sha256 %x (%d bytes), content it never held", path, want, u.Length))
+				s.fail(fmt.Sprintf("client: rtpd names %q by sha256 %x (%d bytes), content it never held; the writer's last operations on it:\n%s",
+					path, want, u.Length, indent(s.book.trailOf(path))))
 				continue
 			}
 			s.cl.prefixStates.Add(1)

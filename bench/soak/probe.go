@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +34,7 @@ func (s *soak) probe(ctx context.Context, id int) {
 		lst, err := listing(ctx, s.httpAddr)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.failNet("probe: HTTP face's page: " + err.Error())
+				s.failNet(ctx, "probe: HTTP face's page: "+err.Error())
 			}
 			continue
 		}
@@ -61,11 +63,26 @@ func (s *soak) probe(ctx context.Context, id int) {
 	}
 }
 
+// onDisk says whether p is what the file at path holds at off now.
+func (s *soak) onDisk(path string, p []byte, off int64) string {
+	f, err := os.Open(filepath.Join(s.tmp, "served", path))
+	if err != nil {
+		return "the file is gone now"
+	}
+	defer f.Close()
+	now := make([]byte, len(p))
+	n, _ := f.ReadAt(now, off)
+	if n == len(p) && bytes.Equal(now, p) {
+		return "they are the bytes the file holds now"
+	}
+	return "they are not the bytes the file holds now either"
+}
+
 func (s *soak) probeFile(ctx context.Context, r *rand.Rand, path string, e listed, seed [16]byte, buf, exp []byte) {
 	sess, err := client.Dial(ctx, s.dial, nil)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.failNet("probe: dial rtpd: " + err.Error())
+			s.failNet(ctx, "probe: dial rtpd: "+err.Error())
 		}
 		return
 	}
@@ -92,6 +109,7 @@ func (s *soak) probeFile(ctx context.Context, r *rand.Rand, path string, e liste
 	st := newStream(seed)
 	for range 1 + r.IntN(32) {
 		off, asked := r.Int64N(e.size), 1+r.IntN(len(buf))
+		sent := time.Now()
 		n, err := sess.ReadAt(ctx, tok, buf[:asked], uint64(off))
 		if err != nil {
 			s.pr.readRefused.Add(1) // changed: refused, as it should be
@@ -107,7 +125,8 @@ func (s *soak) probeFile(ctx context.Context, r *rand.Rand, path string, e liste
 			return
 		case !bytes.Equal(buf[:n], exp[:n]):
 			s.pr.wrong.Add(1)
-			s.fail(fmt.Sprintf("probe: READ of %q (%x, %d bytes) at %d returned %d bytes that are not that content's (bytes of a changed file)", path, e.sha256, e.size, off, n))
+			s.fail(fmt.Sprintf("probe: READ of %q (%x, %d bytes) at %d, sent %s, returned %d bytes that are not that content's (bytes of a changed file); %s; the writer's last operations on it:\n%s",
+				path, e.sha256, e.size, off, sent.Format("15:04:05.000"), n, s.onDisk(path, buf[:n], off), indent(s.book.trailOf(path))))
 			return
 		}
 		s.pr.reads.Add(1)

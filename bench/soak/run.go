@@ -71,10 +71,11 @@ func (s *soak) fail(msg string) {
 }
 
 // failNet records a failed request to rtpd, unless rtpd turns out to have
-// exited (that is reported once, by watch).
-func (s *soak) failNet(msg string) {
-	time.Sleep(time.Second)
-	if !s.dead.Load() {
+// exited (that is reported once, by watch) or the soak is ending (a dial
+// may time out a moment before its context says so).
+func (s *soak) failNet(ctx context.Context, msg string) {
+	sleep(ctx, time.Second)
+	if ctx.Err() == nil && !s.dead.Load() {
 		s.fail(msg)
 	}
 }
@@ -82,8 +83,6 @@ func (s *soak) failNet(msg string) {
 // Run runs the soak and returns its result; an error before rtpd is up
 // comes back alone.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	ctx, cancelAll := context.WithTimeout(ctx, cfg.Duration+5*time.Minute)
-	defer cancelAll()
 	tmp, err := os.MkdirTemp("", "rtp-soak-*")
 	if err != nil {
 		return nil, err
@@ -114,6 +113,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("seeding the folder: %w", err)
 	}
 
+	// From here on, bounded: the run, and five minutes to start and stop.
+	ctx, cancelAll := context.WithTimeout(ctx, cfg.Duration+5*time.Minute)
+	defer cancelAll()
 	var full io.Writer
 	if cfg.Log != "" {
 		f, err := os.Create(cfg.Log)

@@ -73,7 +73,7 @@ func (s *soak) stability(ctx context.Context) {
 		lst, err := listing(ctx, s.httpAddr)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.failNet("stable: HTTP face's page: " + err.Error())
+				s.failNet(ctx, "stable: HTTP face's page: "+err.Error())
 			}
 			continue
 		}

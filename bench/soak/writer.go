@@ -162,6 +162,7 @@ func (w *writer) create(ctx context.Context, r *rand.Rand, n int64, stable, slow
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
+	w.book.note(f.path, "created, %d bytes, sha256 %x", f.lin.size, f.lin.sum())
 	return f, err
 }
 
@@ -209,10 +210,12 @@ func (w *writer) appendTo(ctx context.Context, r *rand.Rand) error {
 		return err
 	}
 	w.stats.append.Add(1)
+	w.book.note(f.path, "appending %d bytes to %d", n, f.lin.size)
 	err = w.write(ctx, r, fh, f, n, true)
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
+	w.book.note(f.path, "appended, %d bytes, sha256 %x", f.lin.size, f.lin.sum())
 	return err
 }
 
@@ -232,6 +235,7 @@ func (w *writer) truncate(r *rand.Rand) error {
 		return err
 	}
 	w.book.grow(n - old)
+	w.book.note(f.path, "truncated from %d to %d bytes, sha256 %x", old, n, f.lin.sum())
 	w.stats.truncate.Add(1)
 	if n == 0 {
 		w.stats.truncateZero.Add(1)
@@ -280,6 +284,7 @@ func (w *writer) remove(r *rand.Rand) error {
 		return err
 	}
 	w.book.remove(f.path)
+	w.book.note(f.path, "deleted")
 	w.stats.delete.Add(1)
 	return nil
 }
@@ -314,6 +319,7 @@ func (w *writer) overwrite(r *rand.Rand) error {
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
+	w.book.note(f.path, "overwritten in place (%d bytes, one write), sha256 %x", len(content), sum)
 	f.lin = lin
 	w.stats.overwrite.Add(1)
 	w.stats.written.Add(int64(len(content)))
