@@ -53,11 +53,15 @@ fuzz:
 	done
 
 # Longer runs of the hardening scenarios: the crash, full-disk and disk-fault
-# tests five times over, then the load and hostile benchmarks at full size.
+# tests five times over, then the load and hostile benchmarks at full size,
+# then rtpd serving a folder a writer keeps changing while rtpget clients
+# download from it (bench/soak/README.md), for SOAK_DURATION.
+SOAK_DURATION ?= 10m
 soak: build cc
 	$(GO) test -race -count=5 -run 'Kill9|FullDisk|Truncated|AllKilled|OneKilled' ./cmd/rtpd ./cmd/rtpget
 	$(GO) run ./bench/load
 	$(GO) run ./bench/hostile -duration 2m
+	$(GO) run ./bench/soak -bin $(BIN) -duration $(SOAK_DURATION)
 
 bench: bench-index bench-throughput bench-hostile bench-load
 
