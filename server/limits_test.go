@@ -112,7 +112,10 @@ func (b gatedBlob) ReadAt(p []byte, off int64) (int, error) {
 
 // TestInflightLimit: while its READs are held at the disk, a session has
 // at most MaxInflight of them taken on (counted by the server's Metrics);
-// the rest wait unread. Under the limit, all are taken on at once.
+// the rest wait unread. Under the limit, all are taken on at once. The
+// test knows the server got there by what it did, not by waiting: past the
+// limit, the session calls the hook of SetInflightFullHook as a READ waits
+// for a slot; under it, the Metrics count every READ taken on.
 func TestInflightLimit(t *testing.T) {
 	data := random(64 << 10)
 	f := newFixture(t, server.Config{}, map[string][]byte{"a": data})
@@ -120,6 +123,13 @@ func TestInflightLimit(t *testing.T) {
 		g := &gated{Opener: f.disk, gate: make(chan struct{})}
 		m := newCounts()
 		srv := server.New(server.Config{Store: g, MaxInflight: tc.inflight, Metrics: m})
+		full := make(chan struct{}, 1)
+		server.SetInflightFullHook(srv, func() {
+			select {
+			case full <- struct{}{}:
+			default:
+			}
+		})
 		l, err := srv.Listen(rtpurl.Dial{Proto: "tcp", Host: "127.0.0.1"}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -142,10 +152,19 @@ func TestInflightLimit(t *testing.T) {
 			calls = append(calls, s.StartRead(tok, uint64(i)*4096, 4096, io.Discard))
 		}
 		inflight := func() int { defer m.lock()(); return m.inflight }
-		for deadline := time.Now().Add(2 * time.Second); inflight() < tc.want && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
+		if tc.reads > tc.inflight {
+			// The session reads requests in order and takes each on
+			// before the next: when one waits, those before it are in.
+			select {
+			case <-full:
+			case <-ctx.Done():
+				t.Fatalf("MaxInflight=%d: no READ waited for a slot; %d taken on", tc.inflight, inflight())
+			}
+		} else {
+			for inflight() < tc.reads && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
 		}
-		time.Sleep(200 * time.Millisecond) // no more are taken on
 		held := inflight()
 		close(g.gate)
 		for i, c := range calls {
@@ -153,9 +172,13 @@ func TestInflightLimit(t *testing.T) {
 				t.Fatalf("READ %d: %v", i, err)
 			}
 		}
-		t.Logf("MaxInflight=%d, %d pipelined READs held at the disk: %d taken on", tc.inflight, tc.reads, held)
-		if held != tc.want {
-			t.Errorf("MaxInflight=%d, %d READs held: %d taken on, want %d", tc.inflight, tc.reads, held, tc.want)
+		most := func() int { defer m.lock()(); return m.maxIn }()
+		t.Logf("MaxInflight=%d, %d pipelined READs held at the disk: %d taken on; at most %d at once", tc.inflight, tc.reads, held, most)
+		if held != tc.want || most != tc.want {
+			t.Errorf("MaxInflight=%d, %d READs held: %d taken on, at most %d at once; want %d", tc.inflight, tc.reads, held, most, tc.want)
+		}
+		if tc.reads <= tc.inflight && len(full) > 0 {
+			t.Errorf("MaxInflight=%d: a READ waited for a slot with %d READs in all", tc.inflight, tc.reads)
 		}
 	}
 }

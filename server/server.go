@@ -32,6 +32,8 @@ type Server struct {
 	perHost   map[string]int
 	count     int            // admitted sessions
 	wg        sync.WaitGroup // sessions and accept loops
+
+	inflightFull func() // for tests: called when a READ waits for MaxInflight
 }
 
 // New returns a server with cfg's settings.

@@ -307,7 +307,16 @@ func (ss *session) read(req wire.Request) {
 	}
 	n := min(req.Length, uint64(ss.srv.cfg.MaxRead), size-req.Offset)
 	start := time.Now()
-	ss.inflight <- struct{}{} // blocks past MaxInflight: backpressure on the peer
+	select {
+	case ss.inflight <- struct{}{}:
+	default:
+		// MaxInflight are in flight: wait for one to end, reading no more
+		// requests meanwhile (backpressure on the peer).
+		if ss.srv.inflightFull != nil {
+			ss.srv.inflightFull()
+		}
+		ss.inflight <- struct{}{}
+	}
 	met.ReadStarted()
 	ss.reads.Add(1)
 	go func() {

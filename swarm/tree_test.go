@@ -3,14 +3,17 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/internal/testload"
 	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/server"
@@ -128,21 +131,42 @@ func TestTreeLiarBannedAtFirstBadGroup(t *testing.T) {
 }
 
 // A server whose tree does not match the urn is banned; the tree of an
-// honest one is used.
+// honest one is used. Both are asked at once; the honest one sends its
+// tree only once the download has logged the ban of the other, so that the
+// bad tree is sure to be checked. With RTP_TEST_FAST_HASH=1 (package
+// testload) the file is a tenth as big.
 func TestTreeBadTreeBanned(t *testing.T) {
 	dir := t.TempDir()
-	data, u := randomFile(t, dir, 5<<20)
+	data, u := randomFile(t, dir, testload.Bytes(5<<20))
 	ts := serveDir(t, dir, 2)
 	ts[0].treeHook = func(off int64, p []byte) {
 		if len(p) > 100 {
 			p[100] ^= 1
 		}
 	}
-	ts[1].treeHook = func(int64, []byte) { time.Sleep(200 * time.Millisecond) } // so the bad one answers first
+	banned, done := make(chan struct{}), make(chan struct{})
+	defer close(done) // a download that never bans it does not hold the server
+	var once sync.Once
+	log := slog.New(logHook(func(r slog.Record) {
+		if r.Level == slog.LevelWarn && strings.Contains(r.Message, "banning") && logAttr(r, "server") == ts[0].dial.String() {
+			once.Do(func() { close(banned) })
+		}
+	}))
+	ts[1].treeHook = func(int64, []byte) {
+		select {
+		case <-banned:
+		case <-done:
+		}
+	}
 	out := watch(t, data)
-	res, err := runTo(t, Config{URL: withServers(u, ts)}, out, "")
+	res, err := runTo(t, Config{URL: withServers(u, ts), Log: log}, out, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-banned:
+	default:
+		t.Error("the download did not log the ban of the server with the bad tree")
 	}
 	if !res.Servers[0].Banned || res.Servers[1].Banned || res.TreeFrom != ts[1].dial.String() {
 		t.Errorf("servers %+v, tree from %q", res.Servers, res.TreeFrom)
@@ -257,4 +281,28 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// logHook is a slog.Handler that calls itself with every record.
+type logHook func(slog.Record)
+
+func (h logHook) Enabled(context.Context, slog.Level) bool { return true }
+func (h logHook) Handle(_ context.Context, r slog.Record) error {
+	h(r)
+	return nil
+}
+func (h logHook) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logHook) WithGroup(string) slog.Handler      { return h }
+
+// logAttr returns the value of a record's attribute, as a string.
+func logAttr(r slog.Record, key string) string {
+	var v string
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value.String()
+			return false
+		}
+		return true
+	})
+	return v
 }

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"lukechampine.com/blake3"
 
@@ -180,9 +179,20 @@ func TestBlob(t *testing.T) {
 func TestBlobChanged(t *testing.T) {
 	data := random(64 << 10)
 	f := newFixture(t, map[string][]byte{"f.bin": data})
-	time.Sleep(10 * time.Millisecond) // a new mtime
-	if err := os.WriteFile(filepath.Join(f.dir, "f.bin"), random(64<<10), 0o644); err != nil {
+	// Rewritten until its mtime differs from the one hashed: a coarse
+	// file system clock may not have moved on since the first write.
+	path := filepath.Join(f.dir, "f.bin")
+	hashed, err := os.Stat(path)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for {
+		if err := os.WriteFile(path, random(64<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if now, err := os.Stat(path); err != nil || !now.ModTime().Equal(hashed.ModTime()) {
+			break
+		}
 	}
 	resp, body := get(t, f.url+"/sha256/"+sha(data))
 	if resp.StatusCode != 404 {

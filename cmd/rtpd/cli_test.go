@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/rtp-project/rtp/client"
 	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/internal/testload"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/urn"
 )
@@ -112,12 +115,13 @@ func TestSelfSignedCertKeptAcrossRestarts(t *testing.T) {
 
 func TestGracefulShutdownFinishesInflightReads(t *testing.T) {
 	dir := t.TempDir()
-	data := make([]byte, 64<<20)
+	data := make([]byte, testload.Bytes(64<<20))
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
 	os.WriteFile(filepath.Join(dir, "f"), data, 0o644)
-	s := rtpdtest.Start(t, dir, "--listen", "tcp!127.0.0.1!0")
+	s := rtpdtest.Start(t, dir, "--listen", "tcp!127.0.0.1!0", "--metrics", "tcp!127.0.0.1!0")
+	murl := "http://" + address(t, s.Metrics[0]) + "/metrics"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dl, _ := rtpurl.ParseDial(s.Dials[0])
@@ -133,18 +137,38 @@ func TestGracefulShutdownFinishesInflightReads(t *testing.T) {
 	}
 	// A slow reader: 16 READs in flight that it reads only after SIGTERM.
 	slow := &gate{open: make(chan struct{})}
+	size := min(1<<20, len(data)/16)
 	var calls []*client.Call
 	for i := range 16 {
-		calls = append(calls, sess.StartRead(tok, uint64(i)<<20, 1<<20, slow))
+		calls = append(calls, sess.StartRead(tok, uint64(i*size), uint64(size), slow))
 	}
-	// Let rtpd read the requests: READs it has not read when the signal
-	// comes are not started, and are not answered.
-	time.Sleep(500 * time.Millisecond)
+	// READs rtpd has not read when the signal comes are not started, and
+	// are not answered: wait until its metrics count all 16 taken on, in
+	// flight or written whole into the socket buffers. Those in flight
+	// stay so: the client reads nothing more until the gate opens.
+	var inflight float64
+	pollUntil(t, "rtpd takes on 16 READs", func() bool {
+		m := rtpdtest.Scrape(t, murl)
+		inflight = m[`rtpd_reads_in_flight`]
+		return inflight+m[`rtpd_reads_total{result="data"}`] == 16
+	})
+	if inflight == 0 {
+		t.Fatal("every READ was answered before SIGTERM: nothing is left for the shutdown to finish")
+	}
 	s.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	// The shutdown closes the listeners and stops the sessions at once: a
+	// refused dial means it has begun, and the READs finish during it.
+	pollUntil(t, "rtpd refuses connections after SIGTERM", func() bool {
+		c, err := net.Dial("tcp", dl.Address())
+		if err == nil {
+			c.Close()
+		}
+		return errors.Is(err, syscall.ECONNREFUSED)
+	})
+	t.Logf("SIGTERM with %.0f READs of %d bytes in flight", inflight, size)
 	close(slow.open)
 	for i, c := range calls {
-		if err := c.Wait(ctx); err != nil || c.N != 1<<20 {
+		if err := c.Wait(ctx); err != nil || c.N != int64(size) {
 			t.Errorf("READ %d after SIGTERM: %d bytes, %v", i, c.N, err)
 		}
 	}
@@ -153,6 +177,17 @@ func TestGracefulShutdownFinishesInflightReads(t *testing.T) {
 	}
 	if !strings.Contains(s.Log(), "shutting down") {
 		t.Errorf("no shutdown line in the log:\n%s", s.Log())
+	}
+}
+
+// pollUntil calls cond every 5 ms until it is true, and fails the test if
+// it is not within 30 s.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 30 s: %s", what)
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +21,9 @@ import (
 
 	"github.com/rtp-project/rtp/client"
 	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/internal/testload"
 	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/wire"
 )
@@ -79,39 +83,72 @@ func fetch(ctx context.Context, s *client.Session, uri string, size int) ([]byte
 // pass, a file rewritten meanwhile (same size, mtime put back), then a
 // restart: every file is served under its true hashes and nothing under
 // the rewritten file's old ones.
+//
+// The kill is ordered by what rtpd did, not by a sleep: the test holds
+// leases (lease_linux_test.go) on the biggest file, which rtpd's two hash
+// workers take first, and on an empty one, which they take last. Once rtpd
+// waits to open both, one worker is held on each: every other file has
+// been hashed and committed, and the pass cannot end. The index is checked
+// to be in that state before the restart. With RTP_TEST_FAST_HASH=1
+// (package testload) the files are a tenth as big and as many.
 func TestKill9DuringIndexPass(t *testing.T) {
 	blobs, index := t.TempDir(), filepath.Join(t.TempDir(), "index.db")
-	files := map[string][]byte{"big.bin": writeFile(t, filepath.Join(blobs, "big.bin"), 192<<20)}
-	for i := range 200 {
-		name := fmt.Sprintf("small-%03d.bin", i)
-		files[name] = writeFile(t, filepath.Join(blobs, name), 1+i*2000)
+	files := map[string][]byte{
+		"big.bin":  writeFile(t, filepath.Join(blobs, "big.bin"), testload.Bytes(192<<20)),
+		"last.bin": writeFile(t, filepath.Join(blobs, "last.bin"), 0),
 	}
-	cmd := exec.Command(rtpdtest.RTPD, "serve", "--index", index, "--listen", "tcp!127.0.0.1!0", blobs)
+	for i := range testload.Count(200) {
+		name := fmt.Sprintf("small-%03d.bin", i)
+		files[name] = writeFile(t, filepath.Join(blobs, name), testload.Bytes(1+i*2000))
+	}
+	first := holdOpens(t, filepath.Join(blobs, "big.bin"))
+	last := holdOpens(t, filepath.Join(blobs, "last.bin"))
+	cmd := exec.Command(rtpdtest.RTPD, "serve", "--index", index, "--listen", "tcp!127.0.0.1!0", "--hash-workers", "2", blobs)
 	var log bytes.Buffer
 	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(400 * time.Millisecond)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	waitOpened(t, exited, first, last)
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	if bytes.Contains(log.Bytes(), []byte("listening on")) {
-		t.Fatalf("rtpd finished its index pass before the kill; the test needs more bytes:\n%s", log.String())
+	<-exited
+	first.release()
+	last.release()
+	if strings.Contains(log.String(), "index pass done") {
+		t.Fatalf("rtpd finished its index pass before the kill:\n%s", log.String())
 	}
+	checkIndexed(t, blobs, index, files, "big.bin", "last.bin")
 
 	// Same size, new bytes, old mtime: only ctime and the content differ.
-	old := files["small-007.bin"]
-	fi, err := os.Stat(filepath.Join(blobs, "small-007.bin"))
+	// It is written again until its mtime differs, so that the file
+	// system's clock, which may be coarse, has moved on since the first
+	// write, and ctime differs too.
+	old, path := files["small-007.bin"], filepath.Join(blobs, "small-007.bin")
+	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files["small-007.bin"] = writeFile(t, filepath.Join(blobs, "small-007.bin"), len(old))
-	os.Chtimes(filepath.Join(blobs, "small-007.bin"), fi.ModTime(), fi.ModTime())
+	for {
+		files["small-007.bin"] = writeFile(t, path, len(old))
+		now, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !now.ModTime().Equal(fi.ModTime()) {
+			break
+		}
+	}
+	os.Chtimes(path, fi.ModTime(), fi.ModTime())
 
 	srv := rtpdtest.Start(t, blobs, "--index", index, "--listen", "tcp!127.0.0.1!0")
 	t.Logf("restart: %s", lastLine(srv.Log(), "index pass done"))
 	s := session(t, dialOf(t, srv, 0))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound, not a timing: 400 MiB through a -race client on a busy
+	// machine took over a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for name, data := range files {
 		for _, h := range []urn.Hash{urn.New(urn.SHA256, sha256.Sum256(data)), urn.New(urn.BLAKE3, blake3.Sum256(data))} {
@@ -126,6 +163,42 @@ func TestKill9DuringIndexPass(t *testing.T) {
 			t.Errorf("the rewritten file's old %s: OPEN gave %v, want not found", h.Kind, err)
 		}
 	}
+}
+
+// checkIndexed checks, on a copy of the index, that every file but the
+// ones named is indexed under its hashes, and those are not.
+func checkIndexed(t *testing.T, blobs, index string, files map[string][]byte, not ...string) {
+	t.Helper()
+	b, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "index.db")
+	if err := os.WriteFile(cp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := store.OpenDisk(blobs, store.Options{Index: cp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Close()
+	got := map[string]store.Entry{}
+	if err := disk.List(context.Background(), func(e store.Entry) error { got[e.Path] = e; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		e, ok := got[name]
+		switch {
+		case slices.Contains(not, name) && ok:
+			t.Errorf("%s is in the index after the kill; rtpd was to be held before it", name)
+		case slices.Contains(not, name):
+		case !ok:
+			t.Errorf("%s is not in the index after the kill; rtpd was to have committed it", name)
+		case e.SHA256 != sha256.Sum256(data) || e.BLAKE3 != blake3.Sum256(data):
+			t.Errorf("%s is in the index after the kill under other hashes", name)
+		}
+	}
+	t.Logf("index at the kill: %d of %d files", len(got), len(files))
 }
 
 func lastLine(log, substr string) string {

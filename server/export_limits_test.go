@@ -1,0 +1,6 @@
+package server
+
+// SetInflightFullHook makes srv call fn each time one of its sessions has
+// a READ wait because MaxInflight of its READs are in flight. Set it
+// before srv serves.
+func SetInflightFullHook(srv *Server, fn func()) { srv.inflightFull = fn }
