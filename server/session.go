@@ -30,7 +30,6 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 type session struct {
 	srv  *Server
 	conn Conn
-	tcp  *net.TCPConn // conn, when it is plain TCP and sendfile works here
 	br   *bufio.Reader
 
 	tokens map[wire.Token]opened  // successful OPENs
@@ -62,9 +61,6 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, tran
 		blobs:    make(map[blobKey]store.Blob),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
 		stopped:  make(chan struct{}),
-	}
-	if tc, ok := c.(*net.TCPConn); ok && canSendFile {
-		ss.tcp = tc
 	}
 	s.mu.Lock()
 	if s.closing {

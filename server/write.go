@@ -17,35 +17,29 @@ import (
 
 var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed since it was hashed"}
 
-// serveRead sends n bytes of b at off. Before the header is written the file
-// is checked (and, on the buffered path, its first chunk read), so a file
-// found changed gets a clean ERROR; a change found later ends the session,
-// because the header has promised bytes that can no longer be sent. The
-// whole READ runs under wmu, so READs queued behind it hold a goroutine but
-// no buffer. It reports whether the whole payload was written.
+// serveRead sends n bytes of b at off. Before the header is written the
+// first chunk is read and the file checked, so a file found changed gets a
+// clean ERROR; a change found later ends the session, because the header has
+// promised bytes that can no longer be sent. The whole READ runs under wmu,
+// so READs queued behind it hold a goroutine but no buffer. It reports
+// whether the whole payload was written.
+//
+// Every transport copies through a buffer, plain TCP too: sendfile(2) hands
+// the socket the page cache's pages by reference, so a file rewritten in
+// place after the check but before the peer has read the bytes would send
+// the new bytes under the old hash (docs/design.md).
 func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
 	ss.wmu.Lock()
 	defer ss.unlockWrite()
 	if ss.werr != nil {
 		return false
 	}
-	fb, ok := b.(store.FileBlob)
-	if ss.tcp != nil && ok && n >= 2 {
-		if err := fb.Check(); err != nil {
-			ss.readFailedLocked(tok, err)
-			return false
-		}
-		if ss.writeHeaderLocked(tok, n); ss.werr == nil {
-			ss.setErr(sendFile(ss.tcp, fb, off, n))
-		}
-		return ss.werr == nil
-	}
 	return ss.copyLocked(tok, b, off, n)
 }
 
-// copyLocked sends a READ's payload through a buffer, one chunk at a time:
-// for TLS and QUIC, which encrypt in user space anyway. It reports whether
-// the whole payload was written.
+// copyLocked sends a READ's payload through a buffer, one chunk at a time;
+// each chunk is checked (store.Blob's ReadAt) after it is read and before it
+// is written. It reports whether the whole payload was written.
 func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) bool {
 	bufp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bufp)
