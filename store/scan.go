@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
+	"crypto/sha256"
 	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	"lukechampine.com/blake3"
 
+	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/urn"
 )
 
@@ -165,8 +168,8 @@ func countNew(todo []scanJob, indexed map[string]Entry) int {
 }
 
 // hashAll hashes jobs on Workers goroutines, largest first so a big file
-// starts early and small ones fill the other cores, and records each in the
-// index as soon as it is done.
+// starts early and small ones fill the other cores, and records them in the
+// index in groups (see commitGroups) as they are done.
 func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (done []scanJob, skipped int, err error) {
 	if len(todo) == 0 {
 		return nil, 0, nil
@@ -199,31 +202,62 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 			}
 		}
 	}()
-	workers := d.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	jobs := make(chan scanJob)
+
+	// A failed commit stops the hashing: nothing more could be recorded.
+	hctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make(chan hashed, commitMax)
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		done, err = d.commitGroups(results)
+		if err != nil {
+			cancel(err)
+		}
+		committed <- err
+	}()
+
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
+	var bigSlots chan struct{} // nil: no limit
+	workers, big := d.workers()
+	if big < workers {
+		bigSlots = make(chan struct{}, big)
+	}
+	bn := openBeneath(d.dir)
+	if bn != nil {
+		defer bn.close()
+	}
+	jobs := make(chan scanJob)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for j := range jobs {
-				ok, err := d.hashOne(j, func(n int) { bytes.Add(int64(n)) })
-				files.Add(1)
-				mu.Lock()
-				switch {
-				case err != nil && firstErr == nil:
-					firstErr = err
-				case ok:
-					done = append(done, j)
-				default:
-					skipped++
+				if bigSlots != nil && j.st.Size >= smallFile {
+					bigSlots <- struct{}{}
 				}
-				mu.Unlock()
+				h, err := d.hashOne(j, bn, &buf, func(n int) { bytes.Add(int64(n)) })
+				if bigSlots != nil && j.st.Size >= smallFile {
+					<-bigSlots
+				}
+				files.Add(1)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				if h.entry == nil {
+					mu.Lock()
+					skipped++
+					mu.Unlock()
+				}
+				results <- h
 			}
 		}()
 	}
@@ -231,71 +265,141 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 		select {
 		case jobs <- j:
 			continue
-		case <-ctx.Done():
+		case <-hctx.Done():
 		}
 		break
 	}
 	close(jobs)
 	wg.Wait()
+	close(results)
+	cerr := <-committed
 	close(stop)
 	report(true)
-	if firstErr == nil {
-		firstErr = ctx.Err()
+	switch {
+	case cerr != nil:
+		return done, skipped, cerr
+	case firstErr != nil:
+		return done, skipped, firstErr
 	}
-	return done, skipped, firstErr
+	return done, skipped, ctx.Err()
 }
 
-// hashOne hashes one file and records it. It returns false, with a warning,
-// for a file it cannot read or that changed while it was read; an error only
-// when the index cannot be written.
-func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
-	drop := func() error {
-		return d.db.Update(func(tx *bbolt.Tx) error { return deleteEntry(tx, j.rel) })
+// smallFile is the size below which a file counts as small: reading it
+// costs more in system calls and waiting for the disk than in hashing, so
+// more of them are read at once than there are cores.
+const smallFile = 1 << 20
+
+// smallWorkers is the least number of small files hashed at once when
+// Options.Workers is zero.
+const smallWorkers = 8
+
+// workers returns how many files are hashed at once, and how many of
+// those may be large ones.
+func (d *Disk) workers() (all, big int) {
+	if d.opts.Workers > 0 {
+		return d.opts.Workers, d.opts.Workers
 	}
-	f, err := d.root.Open(filepath.FromSlash(j.rel))
+	n := runtime.GOMAXPROCS(0)
+	return max(n, smallWorkers), n
+}
+
+// hashed is one file's outcome: its entry and the tree to keep in the
+// index, or, when entry is nil, a file not to serve.
+type hashed struct {
+	job    scanJob
+	entry  *Entry
+	inline []byte
+}
+
+// hashOne hashes one file, opened through bn if it can (see beneath), a
+// small one through buf (see hashSmall). It
+// returns a nil entry, with a warning, for a file it cannot read or that
+// changed while it was read; an error only when the tree cannot be kept.
+func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) (hashed, error) {
+	drop := hashed{job: j}
+	f, ok := bn.open(j.rel)
+	var err error
+	if !ok {
+		f, err = d.root.Open(filepath.FromSlash(j.rel))
+	}
 	if err != nil {
 		d.warn(j.rel, "not served: cannot open", err)
-		return false, drop()
+		return drop, nil
 	}
 	defer f.Close()
 	before, err := f.Stat()
 	if err != nil || !before.Mode().IsRegular() {
-		return false, drop()
+		return drop, nil
 	}
 	st := statOf(before)
+	// A tree of one group is its length alone, made on OPEN: no encoder.
 	var tree *treeSink
 	var b3 hash.Hash
-	if !d.opts.NoTrees {
+	if !d.opts.NoTrees && outboard.Size(st.Size) > 8 {
 		if tree, err = d.newTreeSink(st.Size); err != nil {
-			return false, err
+			return drop, err
 		}
 		defer tree.discard()
 		b3 = tree.enc
 	}
-	sums, err := urn.HashReaderWith(f, progress, b3)
+	var sums urn.Sums
+	if st.Size < smallFile {
+		sums, err = hashSmall(f, st.Size, buf, b3)
+		progress(int(sums.N))
+	} else {
+		sums, err = urn.HashReaderWith(f, progress, b3)
+	}
 	if err == nil && tree != nil {
 		err = tree.enc.Err()
 	}
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
-		return false, drop()
+		return drop, nil
 	}
 	after, err := f.Stat()
 	if err != nil || statOf(after) != st || sums.N != st.Size {
 		// It is being written; the next pass will try again.
 		d.Rescan()
-		return false, drop()
+		return drop, nil
 	}
-	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: tree != nil}
+	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: !d.opts.NoTrees}
 	var inline []byte
 	if tree != nil {
 		if inline, err = tree.keep(sums.BLAKE3); err != nil {
-			return false, err
+			return drop, err
 		}
 	}
-	err = d.db.Batch(func(tx *bbolt.Tx) error { return putEntry(tx, &e, inline) })
-	if errors.Is(err, os.ErrClosed) {
-		return false, err
+	return hashed{job: j, entry: &e, inline: inline}, nil
+}
+
+// hashSmall hashes a file of n bytes, fewer than smallFile, read whole into
+// *buf (grown as needed): one read on a local file system, where
+// urn.HashReaderWith takes two and a pooled 1 MiB chunk. It reads one byte
+// more than n, so that a file that grew shows in Sums.N. b3, if not nil,
+// computes the blake3 sum (see urn.HashReaderWith).
+func hashSmall(f *os.File, n int64, buf *[]byte, b3 hash.Hash) (urn.Sums, error) {
+	if int64(cap(*buf)) < n+1 {
+		*buf = make([]byte, max(n+1, 64<<10))
 	}
-	return err == nil, err
+	b := (*buf)[:n+1]
+	got := 0
+	for int64(got) < n {
+		k, err := f.Read(b[got:])
+		got += k
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return urn.Sums{}, err
+		}
+	}
+	b = b[:got]
+	sums := urn.Sums{N: int64(got), SHA256: sha256.Sum256(b)}
+	if b3 == nil {
+		sums.BLAKE3 = blake3.Sum256(b)
+	} else {
+		b3.Write(b)
+		b3.Sum(sums.BLAKE3[:0])
+	}
+	return sums, nil
 }
