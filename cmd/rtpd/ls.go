@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -45,7 +46,8 @@ func list(c *cli.Context) error {
 	if _, err := disk.Scan(c.Context); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	out := bufio.NewWriterSize(os.Stdout, 64<<10) // tabwriter writes cell by cell
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "SIZE\tPATH\tBLAKE3\tSHA256")
 	err = disk.List(c.Context, func(e store.Entry) error {
 		_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", e.Size, e.Path, urn.New(urn.BLAKE3, e.BLAKE3).Hex(), urn.New(urn.SHA256, e.SHA256).Hex())
@@ -54,5 +56,8 @@ func list(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return out.Flush()
 }
