@@ -21,6 +21,10 @@ const (
 	commitEvery = 100 * time.Millisecond
 )
 
+// afterCommit, when set (by tests), is called after each group is
+// committed with the number of files in it.
+var afterCommit func(files int)
+
 // commitGroups records the results read from in until it is closed, and
 // returns the jobs whose entries it committed. After an error it keeps
 // reading, so that no sender blocks, but writes nothing more.
@@ -54,6 +58,9 @@ func (d *Disk) commitGroups(in <-chan hashed) (done []scanJob, err error) {
 				if h.entry != nil {
 					done = append(done, h.job)
 				}
+			}
+			if afterCommit != nil {
+				afterCommit(len(group))
 			}
 		}
 		clear(group)
