@@ -55,14 +55,13 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	start := time.Now()
 	var stats ScanStats
 
-	indexed := make(map[string]Entry)
-	err := d.List(ctx, func(e Entry) error { indexed[e.Path] = e; return nil })
+	indexed, err := d.indexedFiles(ctx)
 	if err != nil {
 		return stats, err
 	}
 	found := make(map[string]bool)
 	var todo []scanJob
-	err = filepath.WalkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
+	err = walkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
@@ -147,17 +146,50 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	if err != nil {
 		return stats, err
 	}
-	if len(gone) > 0 || len(todo) > 0 {
-		d.sweepTrees()
+	if len(gone) == 0 && len(todo) == 0 {
+		// Nothing changed: what is served is what was indexed.
+		for _, e := range indexed {
+			stats.Files++
+			stats.Bytes += e.stat.Size
+		}
+		stats.Elapsed = time.Since(start)
+		return stats, nil
 	}
+	d.sweepTrees()
 	err = d.List(ctx, func(e Entry) error { stats.Files++; stats.Bytes += e.Size; return nil })
 	stats.Elapsed = time.Since(start)
 	return stats, err
 }
 
+// indexedFile is what a pass compares a file on the disk with.
+type indexedFile struct {
+	stat fileStat
+	tree bool
+}
+
+// indexedFiles returns the index's files by path, in one read transaction
+// that decodes only what a pass compares.
+func (d *Disk) indexedFiles(ctx context.Context) (map[string]indexedFile, error) {
+	var m map[string]indexedFile
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		m = make(map[string]indexedFile, b.Stats().KeyN)
+		return b.ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if e, err := decodeEntry("", v); err == nil {
+				m[string(k)] = indexedFile{e.stat, e.tree}
+			}
+			return nil
+		})
+	})
+	return m, err
+}
+
 // countNew counts jobs for paths that were not in the index, so that Removed
 // counts only files that disappeared, not files re-hashed.
-func countNew(todo []scanJob, indexed map[string]Entry) int {
+func countNew(todo []scanJob, indexed map[string]indexedFile) int {
 	n := 0
 	for _, j := range todo {
 		if _, ok := indexed[j.rel]; !ok {
