@@ -29,9 +29,12 @@ func openBeneath(dir string) *beneath {
 	return b
 }
 
-// open opens rel, slash-separated, for reading. It never blocks on a FIFO
+// open opens rel, slash-separated, for reading; b may be nil. It never blocks on a FIFO
 // put in a file's place.
 func (b *beneath) open(rel string) (*os.File, bool) {
+	if b == nil {
+		return nil, false
+	}
 	fd, err := unix.Openat2(b.fd, rel, &unix.OpenHow{
 		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
@@ -43,3 +46,49 @@ func (b *beneath) open(rel string) (*os.File, bool) {
 }
 
 func (b *beneath) close() { unix.Close(b.fd) }
+
+// readSmall reads rel, a file the walk found to have n bytes (n <
+// smallFile), with one read into *buf, grown as needed, and without an
+// os.File: open, read, fstat, close. It returns the bytes read (one more
+// than n if the file grew) and the file's stat after the read. ok is false
+// when the file cannot be opened here (or b is nil); then os.Root decides.
+func (b *beneath) readSmall(rel string, n int64, buf *[]byte) (data []byte, st fileStat, ok bool, err error) {
+	if b == nil {
+		return nil, st, false, nil
+	}
+	fd, err := unix.Openat2(b.fd, rel, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, st, false, nil
+	}
+	defer unix.Close(fd)
+	if int64(cap(*buf)) < n+1 {
+		*buf = make([]byte, max(n+1, 64<<10))
+	}
+	p := (*buf)[:n+1]
+	got := 0
+	for int64(got) < n {
+		k, err := unix.Read(fd, p[got:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, st, true, err
+		}
+		if k == 0 {
+			break
+		}
+		got += k
+	}
+	var s unix.Stat_t
+	if err := unix.Fstat(fd, &s); err != nil {
+		return nil, st, true, err
+	}
+	if s.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, st, true, errNotRegular
+	}
+	st = fileStat{Size: s.Size, Mtime: s.Mtim.Nano(), Ctime: s.Ctim.Nano(), Inode: s.Ino, Dev: s.Dev}
+	return p[:got], st, true, nil
+}

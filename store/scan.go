@@ -344,11 +344,29 @@ type hashed struct {
 }
 
 // hashOne hashes one file, opened through bn if it can (see beneath), a
-// small one through buf (see hashSmall). It
-// returns a nil entry, with a warning, for a file it cannot read or that
-// changed while it was read; an error only when the tree cannot be kept.
+// small one through buf. It returns a nil entry, with a warning, for a file
+// it cannot read or that changed while it was read; an error only when the
+// tree cannot be kept.
 func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) (hashed, error) {
 	drop := hashed{job: j}
+	if j.st.Size < smallFile {
+		// Open, read, fstat, close: the stat after the read must be the
+		// walk's, so the bytes are those of the version the walk saw.
+		b, after, ok, err := bn.readSmall(j.rel, j.st.Size, buf)
+		switch {
+		case !ok:
+		case err != nil && err != errNotRegular:
+			d.warn(j.rel, "not served: read failed", err)
+			return drop, nil
+		case err != nil || after != j.st || int64(len(b)) != j.st.Size:
+			// It is being written; the next pass will try again.
+			d.Rescan()
+			return drop, nil
+		default:
+			progress(len(b))
+			return d.sumBytes(j, b)
+		}
+	}
 	f, ok := bn.open(j.rel)
 	var err error
 	if !ok {
@@ -364,23 +382,31 @@ func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) 
 		return drop, nil
 	}
 	st := statOf(before)
-	// A tree of one group is its length alone, made on OPEN: no encoder.
-	var tree *treeSink
-	var b3 hash.Hash
-	if !d.opts.NoTrees && outboard.Size(st.Size) > 8 {
-		if tree, err = d.newTreeSink(st.Size); err != nil {
-			return drop, err
+	if st.Size < smallFile {
+		b, err := readWhole(f, st.Size, buf)
+		if err != nil {
+			d.warn(j.rel, "not served: read failed", err)
+			return drop, nil
 		}
+		after, err := f.Stat()
+		if err != nil || statOf(after) != st || int64(len(b)) != st.Size {
+			d.Rescan()
+			return drop, nil
+		}
+		progress(len(b))
+		j.st = st
+		return d.sumBytes(j, b)
+	}
+	tree, err := d.treeFor(st.Size)
+	if err != nil {
+		return drop, err
+	}
+	var b3 hash.Hash
+	if tree != nil {
 		defer tree.discard()
 		b3 = tree.enc
 	}
-	var sums urn.Sums
-	if st.Size < smallFile {
-		sums, err = hashSmall(f, st.Size, buf, b3)
-		progress(int(sums.N))
-	} else {
-		sums, err = urn.HashReaderWith(f, progress, b3)
-	}
+	sums, err := urn.HashReaderWith(f, progress, b3)
 	if err == nil && tree != nil {
 		err = tree.enc.Err()
 	}
@@ -394,22 +420,57 @@ func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) 
 		d.Rescan()
 		return drop, nil
 	}
-	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: !d.opts.NoTrees}
+	j.st = st
+	return d.entry(j, sums, tree)
+}
+
+// treeFor returns where the tree of a file of n bytes goes while it is
+// hashed, or nil when none is built here: with NoTrees, or for one group,
+// whose tree is its length alone, made on OPEN.
+func (d *Disk) treeFor(n int64) (*treeSink, error) {
+	if d.opts.NoTrees || outboard.Size(n) <= 8 {
+		return nil, nil
+	}
+	return d.newTreeSink(n)
+}
+
+// entry makes the index entry of a file hashed whole, and keeps its tree.
+func (d *Disk) entry(j scanJob, sums urn.Sums, tree *treeSink) (hashed, error) {
+	e := Entry{Path: j.rel, Size: j.st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: j.st, tree: !d.opts.NoTrees}
 	var inline []byte
 	if tree != nil {
+		var err error
 		if inline, err = tree.keep(sums.BLAKE3); err != nil {
-			return drop, err
+			return hashed{job: j}, err
 		}
 	}
 	return hashed{job: j, entry: &e, inline: inline}, nil
 }
 
-// hashSmall hashes a file of n bytes, fewer than smallFile, read whole into
-// *buf (grown as needed): one read on a local file system, where
-// urn.HashReaderWith takes two and a pooled 1 MiB chunk. It reads one byte
-// more than n, so that a file that grew shows in Sums.N. b3, if not nil,
-// computes the blake3 sum (see urn.HashReaderWith).
-func hashSmall(f *os.File, n int64, buf *[]byte, b3 hash.Hash) (urn.Sums, error) {
+// sumBytes hashes b, all of the file of job j, and makes its entry.
+func (d *Disk) sumBytes(j scanJob, b []byte) (hashed, error) {
+	tree, err := d.treeFor(int64(len(b)))
+	if err != nil {
+		return hashed{job: j}, err
+	}
+	sums := urn.Sums{N: int64(len(b)), SHA256: sha256.Sum256(b)}
+	if tree == nil {
+		sums.BLAKE3 = blake3.Sum256(b)
+	} else {
+		defer tree.discard()
+		tree.enc.Write(b)
+		tree.enc.Sum(sums.BLAKE3[:0])
+		if err := tree.enc.Err(); err != nil {
+			return hashed{job: j}, err
+		}
+	}
+	return d.entry(j, sums, tree)
+}
+
+// readWhole reads f, of n bytes, fewer than smallFile, into *buf (grown as
+// needed): one read on a local file system. It reads up to one byte more
+// than n, so that a file that grew shows.
+func readWhole(f *os.File, n int64, buf *[]byte) ([]byte, error) {
 	if int64(cap(*buf)) < n+1 {
 		*buf = make([]byte, max(n+1, 64<<10))
 	}
@@ -422,16 +483,8 @@ func hashSmall(f *os.File, n int64, buf *[]byte, b3 hash.Hash) (urn.Sums, error)
 			break
 		}
 		if err != nil {
-			return urn.Sums{}, err
+			return nil, err
 		}
 	}
-	b = b[:got]
-	sums := urn.Sums{N: int64(got), SHA256: sha256.Sum256(b)}
-	if b3 == nil {
-		sums.BLAKE3 = blake3.Sum256(b)
-	} else {
-		b3.Write(b)
-		b3.Sum(sums.BLAKE3[:0])
-	}
-	return sums, nil
+	return b[:got], nil
 }
