@@ -323,7 +323,7 @@ const smallFile = 1 << 20
 
 // smallWorkers is the least number of small files hashed at once when
 // Options.Workers is zero.
-const smallWorkers = 8
+const smallWorkers = 32
 
 // workers returns how many files are hashed at once, and how many of
 // those may be large ones.
