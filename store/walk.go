@@ -88,14 +88,9 @@ func readDirStat(path string) ([]fs.DirEntry, error) {
 			reg = append(reg, s)
 		}
 	}
-	stat := func(ss []*statted) {
-		for _, s := range ss {
-			s.fi, s.err = os.Lstat(filepath.Join(path, s.Name()))
-		}
-	}
 	n := runtime.GOMAXPROCS(0)
 	if len(reg) < parallelStat || n == 1 {
-		stat(reg)
+		lstatAll(path, reg)
 		return des, err
 	}
 	var wg sync.WaitGroup
@@ -104,9 +99,17 @@ func readDirStat(path string) ([]fs.DirEntry, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stat(chunk)
+			lstatAll(path, chunk)
 		}()
 	}
 	wg.Wait()
 	return des, err
+}
+
+// lstatEach takes the Info of the entries ss of the folder path with
+// os.Lstat.
+func lstatEach(path string, ss []*statted) {
+	for _, s := range ss {
+		s.fi, s.err = os.Lstat(filepath.Join(path, s.Name()))
+	}
 }
