@@ -67,6 +67,7 @@ bench: bench-index bench-throughput bench-hostile bench-load
 
 bench-index:
 	$(GO) run ./bench/indexrate
+	$(GO) run ./bench/smallfiles
 
 bench-throughput:
 	$(GO) run ./bench/throughput

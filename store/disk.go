@@ -20,7 +20,8 @@ import (
 type Options struct {
 	// Index is the bbolt file. Zero means DIR/.rtpd/index.db.
 	Index string
-	// Workers is how many files are hashed at once. Zero means GOMAXPROCS.
+	// Workers is how many files are hashed at once. Zero means GOMAXPROCS
+	// for files of 1 MiB and up, and max(GOMAXPROCS, 32) for smaller ones.
 	Workers int
 	// Logger receives warnings and the summary of each pass. Zero means
 	// slog.Default().

@@ -172,8 +172,11 @@ func fileHoldsPrivateKey(f io.ReaderAt, size int64) bool {
 
 // isPrivate reports whether fi is one of the files Options.Private names.
 func (d *Disk) isPrivate(fi fs.FileInfo) bool {
+	st := statOf(fi)
 	for _, p := range d.private {
-		if os.SameFile(fi, p) {
+		// By device and inode: the walk's FileInfo need not be the os
+		// package's, which os.SameFile wants.
+		if ps := statOf(p); ps.Dev == st.Dev && ps.Inode == st.Inode && (ps.Inode != 0 || os.SameFile(fi, p)) {
 			return true
 		}
 	}

@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
+	"crypto/sha256"
 	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	"lukechampine.com/blake3"
 
+	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/urn"
 )
 
@@ -55,8 +58,7 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	start := time.Now()
 	var stats ScanStats
 
-	indexed := make(map[string]Entry)
-	err := d.List(ctx, func(e Entry) error { indexed[e.Path] = e; return nil })
+	indexed, err := d.indexedFiles(ctx)
 	if err != nil {
 		return stats, err
 	}
@@ -66,7 +68,7 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	}
 	found := make(map[string]bool)
 	var todo []scanJob
-	err = filepath.WalkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
+	err = walkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
@@ -176,22 +178,55 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	if err != nil {
 		return stats, err
 	}
-	if len(gone) > 0 || len(todo) > 0 {
-		d.sweepTrees()
-	}
 	if recheck {
 		if err := d.setRules(); err != nil {
 			return stats, err
 		}
 	}
+	if len(gone) == 0 && len(todo) == 0 {
+		// Nothing changed: what is served is what was indexed.
+		for _, e := range indexed {
+			stats.Files++
+			stats.Bytes += e.stat.Size
+		}
+		stats.Elapsed = time.Since(start)
+		return stats, nil
+	}
+	d.sweepTrees()
 	err = d.List(ctx, func(e Entry) error { stats.Files++; stats.Bytes += e.Size; return nil })
 	stats.Elapsed = time.Since(start)
 	return stats, err
 }
 
+// indexedFile is what a pass compares a file on the disk with.
+type indexedFile struct {
+	stat fileStat
+	tree bool
+}
+
+// indexedFiles returns the index's files by path, in one read transaction
+// that decodes only what a pass compares.
+func (d *Disk) indexedFiles(ctx context.Context) (map[string]indexedFile, error) {
+	var m map[string]indexedFile
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		m = make(map[string]indexedFile, b.Stats().KeyN)
+		return b.ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if e, err := decodeEntry("", v); err == nil {
+				m[string(k)] = indexedFile{e.stat, e.tree}
+			}
+			return nil
+		})
+	})
+	return m, err
+}
+
 // countNew counts jobs for paths that were not in the index, so that Removed
 // counts only files that disappeared, not files re-hashed.
-func countNew(todo []scanJob, indexed map[string]Entry) int {
+func countNew(todo []scanJob, indexed map[string]indexedFile) int {
 	n := 0
 	for _, j := range todo {
 		if _, ok := indexed[j.rel]; !ok {
@@ -202,8 +237,8 @@ func countNew(todo []scanJob, indexed map[string]Entry) int {
 }
 
 // hashAll hashes jobs on Workers goroutines, largest first so a big file
-// starts early and small ones fill the other cores, and records each in the
-// index as soon as it is done.
+// starts early and small ones fill the other cores, and records them in the
+// index in groups (see commitGroups) as they are done.
 func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (done []scanJob, skipped int, err error) {
 	if len(todo) == 0 {
 		return nil, 0, nil
@@ -236,31 +271,62 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 			}
 		}
 	}()
-	workers := d.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	jobs := make(chan scanJob)
+
+	// A failed commit stops the hashing: nothing more could be recorded.
+	hctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make(chan hashed, commitMax)
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		done, err = d.commitGroups(results)
+		if err != nil {
+			cancel(err)
+		}
+		committed <- err
+	}()
+
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
+	var bigSlots chan struct{} // nil: no limit
+	workers, big := d.workers()
+	if big < workers {
+		bigSlots = make(chan struct{}, big)
+	}
+	bn := openBeneath(d.dir)
+	if bn != nil {
+		defer bn.close()
+	}
+	jobs := make(chan scanJob)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for j := range jobs {
-				ok, err := d.hashOne(j, func(n int) { bytes.Add(int64(n)) })
-				files.Add(1)
-				mu.Lock()
-				switch {
-				case err != nil && firstErr == nil:
-					firstErr = err
-				case ok:
-					done = append(done, j)
-				default:
-					skipped++
+				if bigSlots != nil && j.st.Size >= smallFile {
+					bigSlots <- struct{}{}
 				}
-				mu.Unlock()
+				h, err := d.hashOne(j, bn, &buf, func(n int) { bytes.Add(int64(n)) })
+				if bigSlots != nil && j.st.Size >= smallFile {
+					<-bigSlots
+				}
+				files.Add(1)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				if h.entry == nil {
+					mu.Lock()
+					skipped++
+					mu.Unlock()
+				}
+				results <- h
 			}
 		}()
 	}
@@ -268,81 +334,215 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 		select {
 		case jobs <- j:
 			continue
-		case <-ctx.Done():
+		case <-hctx.Done():
 		}
 		break
 	}
 	close(jobs)
 	wg.Wait()
+	close(results)
+	cerr := <-committed
 	close(stop)
 	report(true)
-	if firstErr == nil {
-		firstErr = ctx.Err()
+	switch {
+	case cerr != nil:
+		return done, skipped, cerr
+	case firstErr != nil:
+		return done, skipped, firstErr
 	}
-	return done, skipped, firstErr
+	return done, skipped, ctx.Err()
 }
 
-// hashOne hashes one file and records it. It returns false, with a warning,
-// for a file it cannot read or that changed while it was read; an error only
-// when the index cannot be written.
-func (d *Disk) hashOne(j scanJob, progress func(int)) (bool, error) {
-	drop := func() error {
-		return d.db.Update(func(tx *bbolt.Tx) error { return deleteEntry(tx, j.rel) })
+// smallFile is the size below which a file counts as small: reading it
+// costs more in system calls and waiting for the disk than in hashing, so
+// more of them are read at once than there are cores.
+const smallFile = 1 << 20
+
+// smallWorkers is the least number of small files hashed at once when
+// Options.Workers is zero.
+const smallWorkers = 32
+
+// workers returns how many files are hashed at once, and how many of
+// those may be large ones.
+func (d *Disk) workers() (all, big int) {
+	if d.opts.Workers > 0 {
+		return d.opts.Workers, d.opts.Workers
 	}
-	f, err := d.root.Open(filepath.FromSlash(j.rel))
+	n := runtime.GOMAXPROCS(0)
+	return max(n, smallWorkers), n
+}
+
+// hashed is one file's outcome: its entry and the tree to keep in the
+// index, or, when entry is nil, a file not to serve.
+type hashed struct {
+	job    scanJob
+	entry  *Entry
+	inline []byte
+}
+
+// hashOne hashes one file, opened through bn if it can (see beneath), a
+// small one through buf. It returns a nil entry, with a warning, for a file
+// it cannot read or that changed while it was read; an error only when the
+// tree cannot be kept.
+func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) (hashed, error) {
+	drop := hashed{job: j}
+	//SETTLE
+	if hook, report := d.hashHook, progress; hook != nil {
+		// After each chunk of a large file; before a small one is read
+		// (after the walk's stat), as its read is one.
+		progress = func(n int) { report(n); hook(j.rel) }
+		if j.st.Size < smallFile {
+			hook(j.rel)
+		}
+	}
+	if j.st.Size < smallFile {
+		// Open, read, fstat, close: the stat after the read must be the
+		// walk's, so the bytes are those of the version the walk saw.
+		b, after, ok, err := bn.readSmall(j.rel, j.st.Size, buf)
+		switch {
+		case !ok:
+		case err != nil && err != errNotRegular:
+			d.warn(j.rel, "not served: read failed", err)
+			return drop, nil
+		case err != nil || after != j.st || int64(len(b)) != j.st.Size:
+			// It is being written; the next pass will try again.
+			d.changing(j.rel)
+			return drop, nil
+		default:
+			progress(len(b))
+			return d.sumBytes(j, b)
+		}
+	}
+	f, ok := bn.open(j.rel)
+	var err error
+	if !ok {
+		f, err = d.root.Open(filepath.FromSlash(j.rel))
+	}
 	if err != nil {
 		d.warn(j.rel, "not served: cannot open", err)
-		return false, drop()
+		return drop, nil
 	}
 	defer f.Close()
 	before, err := f.Stat()
 	if err != nil || !before.Mode().IsRegular() {
-		return false, drop()
+		return drop, nil
 	}
 	st := statOf(before)
+	if st != j.st {
+		// Changed since the walk, and so perhaps since settle.
+		d.changing(j.rel)
+		return drop, nil
+	}
+	if st.Size < smallFile {
+		b, err := readWhole(f, st.Size, buf)
+		if err != nil {
+			d.warn(j.rel, "not served: read failed", err)
+			return drop, nil
+		}
+		after, err := f.Stat()
+		if err != nil || statOf(after) != st || int64(len(b)) != st.Size {
+			d.changing(j.rel)
+			return drop, nil
+		}
+		progress(len(b))
+		return d.sumBytes(j, b)
+	}
 	if fileHoldsPrivateKey(f, st.Size) {
 		d.warn(j.rel, "not served: holds a private key", nil)
-		return false, drop()
+		return drop, nil
 	}
-	var tree *treeSink
+	tree, err := d.treeFor(st.Size)
+	if err != nil {
+		return drop, err
+	}
 	var b3 hash.Hash
-	if !d.opts.NoTrees {
-		if tree, err = d.newTreeSink(st.Size); err != nil {
-			return false, err
-		}
+	if tree != nil {
 		defer tree.discard()
 		b3 = tree.enc
-	}
-	if hook, report := d.hashHook, progress; hook != nil {
-		progress = func(n int) { report(n); hook(j.rel) }
 	}
 	sums, err := urn.HashReaderWith(f, progress, b3)
 	if after, serr := f.Stat(); serr != nil || statOf(after) != st || sums.N != st.Size {
 		// It is being written (the tree's Err then says so too); the next
 		// pass will try again.
 		d.changing(j.rel)
-		return false, drop()
+		return drop, nil
 	}
 	if err == nil && tree != nil {
 		err = tree.enc.Err()
 	}
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
-		return false, drop()
+		return drop, nil
 	}
-	e := Entry{Path: j.rel, Size: st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: st, tree: tree != nil}
+	return d.entry(j, sums, tree)
+}
+
+// treeFor returns where the tree of a file of n bytes goes while it is
+// hashed, or nil when none is built here: with NoTrees, or for one group,
+// whose tree is its length alone, made on OPEN.
+func (d *Disk) treeFor(n int64) (*treeSink, error) {
+	if d.opts.NoTrees || outboard.Size(n) <= 8 {
+		return nil, nil
+	}
+	return d.newTreeSink(n)
+}
+
+// entry makes the index entry of a file hashed whole, and keeps its tree.
+func (d *Disk) entry(j scanJob, sums urn.Sums, tree *treeSink) (hashed, error) {
+	d.unwarn(j.rel)
+	e := Entry{Path: j.rel, Size: j.st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: j.st, tree: !d.opts.NoTrees}
 	var inline []byte
 	if tree != nil {
+		var err error
 		if inline, err = tree.keep(sums.BLAKE3); err != nil {
-			return false, err
+			return hashed{job: j}, err
 		}
 	}
-	err = d.db.Batch(func(tx *bbolt.Tx) error { return putEntry(tx, &e, inline) })
-	if errors.Is(err, os.ErrClosed) {
-		return false, err
+	return hashed{job: j, entry: &e, inline: inline}, nil
+}
+
+// sumBytes hashes b, all of the file of job j, and makes its entry.
+func (d *Disk) sumBytes(j scanJob, b []byte) (hashed, error) {
+	if int64(len(b)) <= maxKeyFile && holdsPrivateKey(b) {
+		d.warn(j.rel, "not served: holds a private key", nil)
+		return hashed{job: j}, nil
 	}
-	if err == nil {
-		d.unwarn(j.rel)
+	tree, err := d.treeFor(int64(len(b)))
+	if err != nil {
+		return hashed{job: j}, err
 	}
-	return err == nil, err
+	sums := urn.Sums{N: int64(len(b)), SHA256: sha256.Sum256(b)}
+	if tree == nil {
+		sums.BLAKE3 = blake3.Sum256(b)
+	} else {
+		defer tree.discard()
+		tree.enc.Write(b)
+		tree.enc.Sum(sums.BLAKE3[:0])
+		if err := tree.enc.Err(); err != nil {
+			return hashed{job: j}, err
+		}
+	}
+	return d.entry(j, sums, tree)
+}
+
+// readWhole reads f, of n bytes, fewer than smallFile, into *buf (grown as
+// needed): one read on a local file system. It reads up to one byte more
+// than n, so that a file that grew shows.
+func readWhole(f *os.File, n int64, buf *[]byte) ([]byte, error) {
+	if int64(cap(*buf)) < n+1 {
+		*buf = make([]byte, max(n+1, 64<<10))
+	}
+	b := (*buf)[:n+1]
+	got := 0
+	for int64(got) < n {
+		k, err := f.Read(b[got:])
+		got += k
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b[:got], nil
 }

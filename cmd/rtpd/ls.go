@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/store"
-	"github.com/rtp-project/rtp/urn"
 )
 
 func lsCommand() *cli.Command {
@@ -46,14 +44,5 @@ func list(c *cli.Context) error {
 	if _, err := disk.Scan(c.Context); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "SIZE\tPATH\tBLAKE3\tSHA256")
-	err = disk.List(c.Context, func(e store.Entry) error {
-		_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", e.Size, e.Path, urn.New(urn.BLAKE3, e.BLAKE3).Hex(), urn.New(urn.SHA256, e.SHA256).Hex())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return w.Flush()
+	return writeListing(c.Context, os.Stdout, disk)
 }

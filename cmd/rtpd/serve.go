@@ -43,7 +43,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: flagMaxPerHost, Value: 256, Usage: "sessions per remote address", EnvVars: envVar(flagMaxPerHost)},
 			&cli.DurationFlag{Name: flagIdleTimeout, Value: 2 * time.Minute, Usage: "close a session with nothing in flight after this long", EnvVars: envVar(flagIdleTimeout)},
 			&cli.DurationFlag{Name: flagHandshake, Value: 10 * time.Second, Usage: "close a TLS or QUIC connection whose handshake takes longer", EnvVars: envVar(flagHandshake)},
-			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs)", EnvVars: envVar(flagHashWorkers)},
+			&cli.IntFlag{Name: flagHashWorkers, Usage: "files hashed at once (default: number of CPUs, at least 32 for files under 1 MiB)", EnvVars: envVar(flagHashWorkers)},
 			&cli.StringSliceFlag{Name: flagGemini, Usage: "dial string to serve names on over Gemini (tcp!host!port, TLS with rtpd's certificate, port 1965 if omitted), repeatable: gemini+rtp://HOST/PATH redirects to the rtp: URL of the file now at PATH", EnvVars: envVar(flagGemini)},
 			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini and HTTP faces hand out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
 			&cli.StringSliceFlag{Name: flagMetrics, Usage: "dial string to serve Prometheus metrics on, at /metrics, and a health check at /healthz (tcp!host!port, or tls!host!port for HTTPS with rtpd's certificate), repeatable", EnvVars: envVar(flagMetrics)},

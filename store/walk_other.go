@@ -1,0 +1,5 @@
+//go:build !linux
+
+package store
+
+func lstatAll(path string, ss []*statted) { lstatEach(path, ss) }
