@@ -386,7 +386,7 @@ type hashed struct {
 // tree cannot be kept.
 func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) (hashed, error) {
 	drop := hashed{job: j}
-	//SETTLE
+	settle(j)
 	if hook, report := d.hashHook, progress; hook != nil {
 		// After each chunk of a large file; before a small one is read
 		// (after the walk's stat), as its read is one.
