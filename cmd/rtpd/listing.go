@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/rtp-project/rtp/store"
@@ -20,7 +21,7 @@ func writeListing(ctx context.Context, w io.Writer, disk *store.Disk) error {
 	wSize, wPath := len("SIZE"), len("PATH")
 	err := disk.List(ctx, func(e store.Entry) error {
 		wSize = max(wSize, len(strconv.FormatInt(e.Size, 10)))
-		wPath = max(wPath, utf8.RuneCountInString(e.Path))
+		wPath = max(wPath, utf8.RuneCountInString(printable(e.Path)))
 		return nil
 	})
 	if err != nil {
@@ -42,7 +43,7 @@ func writeListing(ctx context.Context, w io.Writer, disk *store.Disk) error {
 	err = disk.List(ctx, func(e store.Entry) error {
 		line = line[:0]
 		cell(strconv.FormatInt(e.Size, 10), wSize)
-		cell(e.Path, wPath)
+		cell(printable(e.Path), wPath)
 		line = hex.AppendEncode(line, e.BLAKE3[:])
 		line = append(line, "  "...)
 		line = hex.AppendEncode(line, e.SHA256[:])
@@ -54,4 +55,16 @@ func writeListing(ctx context.Context, w io.Writer, disk *store.Disk) error {
 		return err
 	}
 	return out.Flush()
+}
+
+// printable returns a path as it is when every character of it prints as
+// itself, and otherwise quoted with Go escapes, so that no escape sequence
+// or line break in a file's name reaches the terminal or splits a line.
+func printable(p string) string {
+	for _, r := range p {
+		if r == utf8.RuneError || !unicode.IsPrint(r) || r == '"' && strings.HasPrefix(p, `"`) {
+			return strconv.Quote(p)
+		}
+	}
+	return p
 }
