@@ -88,7 +88,8 @@ func fetch(ctx context.Context, s *client.Session, uri string, size int) ([]byte
 // leases (lease_linux_test.go) on the biggest file, which rtpd's two hash
 // workers take first, and on an empty one, which they take last. Once rtpd
 // waits to open both, one worker is held on each: every other file has
-// been hashed and committed, and the pass cannot end. The index is checked
+// been hashed, and the pass cannot end; the test then waits until the
+// index file shows them committed (rtpd commits hashed files in groups). The index is checked
 // to be in that state before the restart. With RTP_TEST_FAST_HASH=1
 // (package testload) the files are a tenth as big and as many.
 func TestKill9DuringIndexPass(t *testing.T) {
@@ -113,6 +114,7 @@ func TestKill9DuringIndexPass(t *testing.T) {
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 	waitOpened(t, exited, first, last)
+	waitCommitted(t, blobs, index, len(files)-2)
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
 	first.release()
@@ -169,21 +171,8 @@ func TestKill9DuringIndexPass(t *testing.T) {
 // ones named is indexed under its hashes, and those are not.
 func checkIndexed(t *testing.T, blobs, index string, files map[string][]byte, not ...string) {
 	t.Helper()
-	b, err := os.ReadFile(index)
+	got, err := indexCopy(t, blobs, index)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cp := filepath.Join(t.TempDir(), "index.db")
-	if err := os.WriteFile(cp, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	disk, err := store.OpenDisk(blobs, store.Options{Index: cp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer disk.Close()
-	got := map[string]store.Entry{}
-	if err := disk.List(context.Background(), func(e store.Entry) error { got[e.Path] = e; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range files {
@@ -199,6 +188,45 @@ func checkIndexed(t *testing.T, blobs, index string, files map[string][]byte, no
 		}
 	}
 	t.Logf("index at the kill: %d of %d files", len(got), len(files))
+}
+
+// indexCopy lists the entries of a copy of the index file, which a running
+// rtpd holds locked.
+func indexCopy(t *testing.T, blobs, index string) (map[string]store.Entry, error) {
+	t.Helper()
+	b, err := os.ReadFile(index)
+	if err != nil {
+		return nil, err
+	}
+	cp := filepath.Join(t.TempDir(), "index.db")
+	if err := os.WriteFile(cp, b, 0o644); err != nil {
+		return nil, err
+	}
+	disk, err := store.OpenDisk(blobs, store.Options{Index: cp})
+	if err != nil {
+		return nil, err
+	}
+	defer disk.Close()
+	got := map[string]store.Entry{}
+	err = disk.List(context.Background(), func(e store.Entry) error { got[e.Path] = e; return nil })
+	return got, err
+}
+
+// waitCommitted waits until the index file holds n entries: rtpd commits
+// what it hashed in groups, a little after the hashing.
+func waitCommitted(t *testing.T, blobs, index string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a bound, not a timing
+	for {
+		got, err := indexCopy(t, blobs, index)
+		if err == nil && len(got) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the index holds %d entries (%v) a minute after rtpd hashed %d files", len(got), err, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func lastLine(log, substr string) string {
