@@ -193,9 +193,15 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 		return stats, nil
 	}
 	d.sweepTrees()
-	err = d.List(ctx, func(e Entry) error { stats.Files++; stats.Bytes += e.Size; return nil })
+	// Served now: what the walk found unchanged, and what was hashed.
+	for rel := range found {
+		stats.Files++
+		stats.Bytes += indexed[rel].stat.Size
+	}
+	stats.Files += len(hashed)
+	stats.Bytes += stats.HashedBytes
 	stats.Elapsed = time.Since(start)
-	return stats, err
+	return stats, nil
 }
 
 // indexedFile is what a pass compares a file on the disk with.
