@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"sync"
 	"syscall"
 	"time"
@@ -76,14 +74,9 @@ func (s *soak) drive(ctx context.Context, d *proc.RTPD, w *writer, rlog *rtpdLog
 		go func() { stopped <- d.ExitErr() }()
 		select {
 		case err := <-stopped:
-			// rtpd exits 143 after a clean shutdown on SIGTERM (the shipped
-			// unit counts it as success), 0 from older builds.
-			r.Shutdown = fmt.Sprintf("%v on SIGTERM", err)
-			var ee *exec.ExitError
-			if err == nil || errors.As(err, &ee) && ee.ExitCode() == 143 {
-				err = nil
-			}
+			r.Shutdown = "exit 0 on SIGTERM"
 			if err != nil {
+				r.Shutdown = fmt.Sprintf("%v on SIGTERM", err)
 				s.fail(fmt.Sprintf("rtpd did not exit cleanly on SIGTERM: %v\n%s", err, indent(rlog.tail())))
 			}
 		case <-time.After(20 * time.Second):

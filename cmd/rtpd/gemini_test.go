@@ -162,15 +162,15 @@ func TestGeminiFlags(t *testing.T) {
 	}...)
 }
 
-// TestGeminiShutdown: SIGTERM stops the Gemini face with the rest, exit 143.
+// TestGeminiShutdown: SIGTERM stops the Gemini face with the rest, exit 0.
 func TestGeminiShutdown(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
 	for range 3 {
 		s := rtpdtest.Start(t, dir, "--index", filepath.Join(t.TempDir(), "index.db"), "--listen", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0")
 		s.Signal(syscall.SIGTERM)
-		if code := s.Wait(); code != 143 || !strings.Contains(s.Log(), "shutting down") {
-			t.Fatalf("rtpd --gemini exited %d after SIGTERM, want 143\n%s", code, s.Log())
+		if code := s.Wait(); code != 0 || !strings.Contains(s.Log(), "shutting down") {
+			t.Fatalf("rtpd --gemini exited %d after SIGTERM, want 0\n%s", code, s.Log())
 		}
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/rtp-project/rtp/internal/cliutil"
 )
 
-// main exits 0, 1 (failed), 2 (bad usage), or 130 and 143 after a clean
-// shutdown on SIGINT and SIGTERM.
+// main exits 0 (also after a graceful shutdown on SIGTERM), 1 (failed), 2
+// (bad usage), or 130 after a clean shutdown on SIGINT.
 func main() {
-	cliutil.Run("rtpd", newApp(), os.Args)
+	cliutil.RunDaemon("rtpd", newApp(), os.Args)
 }
 
 func newApp() *cli.App {

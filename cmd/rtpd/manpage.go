@@ -28,10 +28,10 @@ rtpd url prints the rtp: URL of a file, naming the servers given with
 
 # EXIT STATUS
 
-**0** the command done; **1** a failure (the folder or index cannot be
-opened, a listener cannot bind); **2** bad usage; **130** and **143**
-stopped by SIGINT and SIGTERM after a clean shutdown (contrib/rtpd.service
-counts 143 as success).
+**0** the command done, or rtpd serve stopped by SIGTERM after a clean
+shutdown; **1** a failure (the folder or index cannot be opened, a listener
+cannot bind); **2** bad usage; **130** stopped by SIGINT (Ctrl-C) after a
+clean shutdown, or any command but serve stopped by SIGTERM (**143**).
 
 # EXAMPLES
 

@@ -219,10 +219,12 @@ func serve(c *cli.Context) error {
 	}
 	st, err := disk.Scan(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			log.Info("shutting down during the index pass")
-		}
 		stopFaces()
+		if ctx.Err() != nil {
+			// Stopped by a signal: a clean stop, whatever was indexed.
+			log.Info("shutting down during the index pass")
+			return nil
+		}
 		return fmt.Errorf("index %s: %w", disk.Dir(), err)
 	}
 	logScan(log, st)

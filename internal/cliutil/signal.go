@@ -59,12 +59,20 @@ func SignalExitCode(sig os.Signal) int {
 // 128+the signal's number, printing the action's error first unless it is
 // only the cancellation. Without a signal it exits as Exit does, or
 // returns if the app succeeded.
-func Run(name string, app *cli.App, args []string) {
+func Run(name string, app *cli.App, args []string) { run(name, app, args, false) }
+
+// RunDaemon is Run for a server: SIGTERM is how a service manager stops
+// it, so a graceful shutdown on SIGTERM (the action returns nil) exits 0,
+// as nginx and PostgreSQL do, and `kill $pid; wait $pid` in a script under
+// `set -e` does not fail. SIGINT still exits 130.
+func RunDaemon(name string, app *cli.App, args []string) { run(name, app, args, true) }
+
+func run(name string, app *cli.App, args []string, daemon bool) {
 	ctx, got, stop := SignalContext(context.Background())
 	err := app.RunContext(ctx, Reorder(app, args))
 	sig := got()
 	stop()
-	if sig == nil {
+	if sig == nil || daemon && sig == syscall.SIGTERM && err == nil {
 		Exit(name, err)
 		return
 	}
