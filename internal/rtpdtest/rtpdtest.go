@@ -116,7 +116,9 @@ func (s *Server) start() {
 		dial string
 	}
 	found := make(chan found1, total)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -134,7 +136,9 @@ func (s *Server) start() {
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	go func() { s.cmd.Wait(); close(s.done) }()
+	// Wait closes the pipe: only after the last line has been read, or it
+	// may be lost (rtpd's "shutting down" just before it exits).
+	go func() { <-read; s.cmd.Wait(); close(s.done) }()
 	got := make([][]string, len(bound))
 	defer func() { s.Dials, s.HTTP, s.Metrics, s.Gemini = got[0], got[1], got[2], got[3] }()
 	timeout := time.After(60 * time.Second)
