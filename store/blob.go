@@ -26,9 +26,6 @@ func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// File returns the open file; see FileBlob.
-func (b *fileBlob) File() *os.File { return b.f }
-
 // Check fails with ErrChanged if the file is no longer what was hashed.
 func (b *fileBlob) Check() error {
 	fi, err := b.f.Stat()

@@ -453,10 +453,7 @@ func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) 
 		progress(len(b))
 		return d.sumBytes(j, b)
 	}
-	if fileHoldsPrivateKey(f, st.Size) {
-		d.warn(j.rel, "not served: holds a private key", nil)
-		return drop, nil
-	}
+	// Larger than maxKeyFile: not a key file (sumBytes checks small ones).
 	tree, err := d.treeFor(st.Size)
 	if err != nil {
 		return drop, err

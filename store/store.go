@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"io"
-	"os"
 
 	"github.com/rtp-project/rtp/urn"
 )
@@ -15,14 +14,13 @@ type Blob interface {
 	Close() error
 }
 
-// FileBlob is a Blob backed by an open file, for senders that copy in the
-// kernel (sendfile). Such a sender bypasses ReadAt's check, so it must call
-// Check after the kernel has read the bytes and before it completes the
-// response: Check fails with ErrChanged once the file differs from what was
-// hashed.
+// FileBlob is a Blob backed by a file, whose Check fails with ErrChanged
+// once the file differs from what was hashed: a sender can call it before
+// it commits to a response (ReadAt checks every read anyway). No sender
+// hands the file to the kernel (sendfile): the kernel reads the bytes after
+// any check could see them.
 type FileBlob interface {
 	Blob
-	File() *os.File
 	Check() error
 }
 

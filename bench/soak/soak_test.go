@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"io"
 	"net/http"
@@ -11,8 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
-	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/web"
 )
 
@@ -78,14 +77,7 @@ func TestParseListing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	if _, err := disk.Scan(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	disk := rtpdtest.IndexedDisk(t, dir)
 	dial, _ := rtpurl.ParseDial("tcp!127.0.0.1!7777")
 	srv := httptest.NewServer(web.New(web.Config{Store: disk, Index: disk, Advertise: []rtpurl.Dial{dial}}))
 	t.Cleanup(srv.Close)

@@ -60,30 +60,30 @@ func TestFlagsAfterURL(t *testing.T) {
 	}
 }
 
-// gated holds every read of the served files until open is closed, and
-// closes reading at the first.
-type gated struct {
+// gateStore holds every read of a blob until release is closed, and closes
+// reading when the first one arrives.
+type gateStore struct {
 	store.Opener
-	reading, open chan struct{}
-	once          *sync.Once
+	reading, release chan struct{}
+	once             *sync.Once
 }
 
-func (g gated) Open(ctx context.Context, h urn.Hash) (store.Blob, error) {
-	b, err := g.Opener.Open(ctx, h)
+func (s gateStore) Open(ctx context.Context, h urn.Hash) (store.Blob, error) {
+	b, err := s.Opener.Open(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	return gatedBlob{b, g}, nil
+	return gateBlob{b, s}, nil
 }
 
-type gatedBlob struct {
+type gateBlob struct {
 	store.Blob
-	g gated
+	s gateStore
 }
 
-func (b gatedBlob) ReadAt(p []byte, off int64) (int, error) {
-	b.g.once.Do(func() { close(b.g.reading) })
-	<-b.g.open
+func (b gateBlob) ReadAt(p []byte, off int64) (int, error) {
+	b.s.once.Do(func() { close(b.s.reading) })
+	<-b.s.release
 	return b.Blob.ReadAt(p, off)
 }
 
@@ -98,10 +98,10 @@ func TestSignalExitCodes(t *testing.T) {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			blobs := t.TempDir()
 			data, u := writeRandom(t, blobs, "f.bin", 8<<20)
-			g := gated{reading: make(chan struct{}), open: make(chan struct{}), once: new(sync.Once)}
+			g := gateStore{reading: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
 			d, _ := rtpdtest.ServeInProcess(t, blobs, func(o store.Opener) store.Opener { g.Opener = o; return g })
 			var release sync.Once
-			t.Cleanup(func() { release.Do(func() { close(g.open) }) }) // before the server's kill
+			t.Cleanup(func() { release.Do(func() { close(g.release) }) }) // before the server's kill
 			u.Servers = []rtpurl.Dial{d}
 			out := filepath.Join(t.TempDir(), "f.bin")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -135,7 +135,7 @@ func TestSignalExitCodes(t *testing.T) {
 			if _, err := os.Stat(out); err == nil {
 				t.Errorf("%s exists after %v", out, c.sig)
 			}
-			release.Do(func() { close(g.open) })
+			release.Do(func() { close(g.release) })
 			if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", out, u.String()); code != 0 {
 				t.Fatalf("resuming: exit %d, %s", code, stderr)
 			}

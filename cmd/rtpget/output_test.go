@@ -20,7 +20,6 @@ import (
 	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
-	"github.com/rtp-project/rtp/urn"
 )
 
 // serveRandom serves one random file of n bytes from this process and
@@ -330,33 +329,6 @@ func TestOutputSymlink(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(real, "missing.bin")); err == nil {
 		t.Error("a file was created through a dangling link")
 	}
-}
-
-// gateStore holds every read of a blob until release is closed, and closes
-// reading when the first one arrives.
-type gateStore struct {
-	store.Opener
-	reading, release chan struct{}
-	once             *sync.Once
-}
-
-func (s gateStore) Open(ctx context.Context, h urn.Hash) (store.Blob, error) {
-	b, err := s.Opener.Open(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	return gateBlob{b, s}, nil
-}
-
-type gateBlob struct {
-	store.Blob
-	s gateStore
-}
-
-func (b gateBlob) ReadAt(p []byte, off int64) (int, error) {
-	b.s.once.Do(func() { close(b.s.reading) })
-	<-b.s.release
-	return b.Blob.ReadAt(p, off)
 }
 
 // TestTwoRunsOneName: while one rtpget downloads into a name, a second on
