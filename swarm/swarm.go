@@ -447,13 +447,13 @@ func (d *Download) wake() {
 }
 
 func (d *Download) whyGone() string {
-	var s string
+	var why []string
 	for _, p := range d.peers {
 		p.mu.Lock()
-		s += fmt.Sprintf("%s: %s; ", p.dial, p.why)
+		why = append(why, fmt.Sprintf("%s: %s", p.dial, p.why))
 		p.mu.Unlock()
 	}
-	return s
+	return strings.Join(why, "; ")
 }
 
 // prefixReader yields the file's bytes in order, waiting for each block to be
