@@ -14,16 +14,39 @@ import (
 	"github.com/rtp-project/rtp/wire"
 )
 
-// Peer states, as shown to users.
+// PeerState is what a server is doing, as shown to users.
+type PeerState uint8
+
+// Peer states.
 const (
-	StateConnecting = "connecting"
-	StateActive     = "downloading"
-	StateIdle       = "idle"
-	StateRetrying   = "retrying"
-	StateDropped    = "dropped"
-	StateBanned     = "banned"
-	StateDone       = "done"
+	StateConnecting PeerState = iota
+	StateActive
+	StateIdle
+	StateRetrying // ServerResult.RetryIn says when
+	StateDropped
+	StateBanned
+	StateDone
 )
+
+var peerStateNames = [...]string{
+	StateConnecting: "connecting",
+	StateActive:     "downloading",
+	StateIdle:       "idle",
+	StateRetrying:   "retrying",
+	StateDropped:    "dropped",
+	StateBanned:     "banned",
+	StateDone:       "done",
+}
+
+func (s PeerState) String() string {
+	if int(s) < len(peerStateNames) {
+		return peerStateNames[s]
+	}
+	return fmt.Sprintf("PeerState(%d)", s)
+}
+
+// MarshalText makes a state its name in JSON.
+func (s PeerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // peer is one server and its sessions.
 type peer struct {
@@ -41,8 +64,11 @@ type peer struct {
 	progressed atomic.Int64
 
 	mu    sync.Mutex
-	state string
-	fails int // failed sessions since its last progress, all sessions
+	state PeerState
+	// retryIn is the delay before the next session, while state is
+	// StateRetrying.
+	retryIn time.Duration
+	fails   int // failed sessions since its last progress, all sessions
 	// failingSince is when the first of those failed: the retry budget
 	// runs from it.
 	failingSince time.Time
@@ -51,22 +77,32 @@ type peer struct {
 	why          string
 }
 
-func (p *peer) setState(s string) {
+func (p *peer) setState(s PeerState) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.gone {
-		p.state = s
+		p.state, p.retryIn = s, 0
+	}
+}
+
+// retrying sets the state to StateRetrying with the delay before the next
+// session.
+func (p *peer) retrying(in time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gone {
+		p.state, p.retryIn = StateRetrying, in
 	}
 }
 
 // drop removes the peer for the rest of the run.
-func (p *peer) drop(state, why string) {
+func (p *peer) drop(state PeerState, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gone && p.state == StateBanned {
 		return
 	}
-	p.gone, p.state, p.why = true, state, why
+	p.gone, p.state, p.retryIn, p.why = true, state, 0, why
 }
 
 // caught bans the peer for bytes that do not match the tree: its sessions
@@ -139,7 +175,7 @@ func (p *peer) run(ctx context.Context) {
 		}
 		// The last try lands when the budget ends, not after it.
 		delay := min(cfg.Backoff<<min(inRow-1, 16), 10*time.Second, cfg.RetryFor-failing)
-		p.setState(fmt.Sprintf("%s in %v", StateRetrying, delay.Round(time.Millisecond)))
+		p.retrying(delay.Round(time.Millisecond))
 		p.d.log.Info("server failed; retrying", "server", p.dial, "in", delay, "err", err)
 		t := time.NewTimer(delay)
 		select {

@@ -26,12 +26,16 @@ type ServerResult struct {
 	// Verified counts its bytes that matched the BLAKE3 tree on arrival
 	// (endgame copies that lost a race included); with a tree, no other
 	// byte of it reaches the output.
-	Verified int64   `json:"verified_bytes"`
-	Rate     float64 `json:"bytes_per_second"`
-	Retries  int     `json:"retries"`
-	State    string  `json:"state"`
-	Banned   bool    `json:"banned"`
-	Why      string  `json:"why,omitempty"`
+	Verified int64     `json:"verified_bytes"`
+	Rate     float64   `json:"bytes_per_second"`
+	Retries  int       `json:"retries"`
+	State    PeerState `json:"state"`
+	// RetryIn is the delay before its next session while State is
+	// StateRetrying.
+	RetryIn        time.Duration `json:"-"`
+	RetryInSeconds float64       `json:"retry_in_seconds,omitempty"`
+	Banned         bool          `json:"banned"`
+	Why            string        `json:"why,omitempty"`
 }
 
 // Progress is a live snapshot for a progress display.
@@ -64,10 +68,12 @@ func (d *Download) serverResults() []ServerResult {
 			Verified: p.verified.Load(),
 			Retries:  p.retries,
 			State:    p.state,
+			RetryIn:  p.retryIn,
 			Banned:   p.state == StateBanned,
 			Why:      p.why,
 		}
 		p.mu.Unlock()
+		r.RetryInSeconds = r.RetryIn.Seconds()
 		if secs > 0 {
 			r.Rate = float64(r.Bytes) / secs
 		}

@@ -305,7 +305,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	}
 	for _, p := range d.peers {
 		p.mu.Lock()
-		if !p.gone && !strings.HasPrefix(p.state, StateRetrying) {
+		if !p.gone && p.state != StateRetrying {
 			p.state = StateDone
 		}
 		p.mu.Unlock()
