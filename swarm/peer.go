@@ -258,7 +258,7 @@ func (p *peer) session(ctx context.Context) error {
 				f.buf = &dupBuffer{b: make([]byte, 0, n)}
 				sink = f.buf
 			} else {
-				f.w = &blockWriter{d: d, b: &d.plan.blocks[i], off: off}
+				f.w = &blockWriter{d: d, block: i, off: off}
 				sink = f.w
 			}
 			if d.tree != nil {
@@ -342,28 +342,17 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 	if f.dup {
 		return d.commitDup(f.block, p.idx, f.buf.b)
 	}
-	b := &d.plan.blocks[f.block]
-	b.mu.Lock()
-	d.plan.finishLocked(f.block, p.idx, false)
-	b.mu.Unlock()
+	d.plan.finish(f.block, p.idx)
 	d.writeback(f.block)
 	return nil
 }
 
 // commitDup writes an endgame copy into the file unless the block is done.
 func (d *Download) commitDup(i, peer int, data []byte) error {
-	b := &d.plan.blocks[i]
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.done {
-		off, _ := d.plan.span(i)
-		if _, err := d.out.WriteAt(data, off); err != nil {
-			d.plan.release(i, peer, true)
-			d.fail(err)
-			return err
-		}
+	if err := d.plan.finishCopy(i, peer, d.out, data); err != nil {
+		d.fail(err)
+		return err
 	}
-	d.plan.finishLocked(i, peer, true)
 	d.writeback(i)
 	return nil
 }
@@ -378,25 +367,18 @@ func (d *Download) writeback(i int) {
 	}
 }
 
-var errLost = errors.New("another copy of the block arrived first")
-
 // blockWriter writes a primary READ's payload straight into the file, unless
 // an endgame copy has finished the block first.
 type blockWriter struct {
-	d   *Download
-	b   *block
-	off int64
+	d     *Download
+	block int
+	off   int64
 }
 
 func (w *blockWriter) Write(p []byte) (int, error) {
-	w.b.mu.Lock()
-	defer w.b.mu.Unlock()
-	if w.b.done {
-		return 0, errLost
-	}
-	n, err := w.d.out.WriteAt(p, w.off)
+	n, err := w.d.plan.write(w.block, w.d.out, p, w.off)
 	w.off += int64(n)
-	if err != nil {
+	if err != nil && !errors.Is(err, errLost) {
 		w.d.fail(err)
 	}
 	return n, err

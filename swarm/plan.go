@@ -1,6 +1,8 @@
 package swarm
 
 import (
+	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +133,64 @@ func (p *plan) release(i, peer int, dup bool) {
 		p.free = min(p.free, i)
 	}
 	p.notify()
+}
+
+// errLost: another copy of the block finished it first.
+var errLost = errors.New("another copy of the block arrived first")
+
+// errAborted: the download ended before the block was done.
+var errAborted = errors.New("download aborted")
+
+// write writes data, a primary READ's payload, into out at off, inside
+// block i, unless an endgame copy has finished the block first (errLost).
+func (p *plan) write(i int, out io.WriterAt, data []byte, off int64) (int, error) {
+	b := &p.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return 0, errLost
+	}
+	return out.WriteAt(data, off)
+}
+
+// finish marks block i done by peer, whose primary READs wrote it.
+func (p *plan) finish(i, peer int) {
+	b := &p.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p.finishLocked(i, peer, false)
+}
+
+// finishCopy writes data, an endgame copy of block i from peer, into out
+// and marks the block done, unless another copy finished it first. If the
+// write fails the copy is released and the error returned.
+func (p *plan) finishCopy(i, peer int, out io.WriterAt, data []byte) error {
+	b := &p.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		off, _ := p.span(i)
+		if _, err := out.WriteAt(data, off); err != nil {
+			p.release(i, peer, true)
+			return err
+		}
+	}
+	p.finishLocked(i, peer, true)
+	return nil
+}
+
+// waitDone waits until block i is done, or returns errAborted once the
+// download is aborted.
+func (p *plan) waitDone(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.blocks[i].done && !p.aborted {
+		p.cond.Wait()
+	}
+	if p.aborted {
+		return errAborted
+	}
+	return nil
 }
 
 // finishLocked marks block i done by peer; the caller holds b.mu.

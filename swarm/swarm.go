@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -470,14 +469,8 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	i := int(r.pos / pl.bsize)
-	pl.mu.Lock()
-	for !pl.blocks[i].done && !pl.aborted {
-		pl.cond.Wait()
-	}
-	aborted := pl.aborted
-	pl.mu.Unlock()
-	if aborted {
-		return 0, errors.New("download aborted")
+	if err := pl.waitDone(i); err != nil {
+		return 0, err
 	}
 	off, n := pl.span(i)
 	end := off + n
