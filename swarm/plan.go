@@ -229,6 +229,26 @@ func (p *plan) notify() {
 	p.cond.Broadcast()
 }
 
+// nudge wakes the sessions, as a change does: a server's limit changed.
+func (p *plan) nudge() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notify()
+}
+
+// assignedAll says whether every block is done or being fetched: no
+// session is short of work only because its path is slow.
+func (p *plan) assignedAll() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for ; p.free < len(p.blocks); p.free++ {
+		if b := &p.blocks[p.free]; !b.done && b.owner == noPeer {
+			return false
+		}
+	}
+	return true
+}
+
 // changes returns a channel closed at the next change.
 func (p *plan) changes() <-chan struct{} {
 	p.mu.Lock()

@@ -36,6 +36,16 @@ type ServerResult struct {
 	RetryInSeconds float64       `json:"retry_in_seconds,omitempty"`
 	Banned         bool          `json:"banned"`
 	Why            string        `json:"why,omitempty"`
+
+	// The path to it, as the swarm measured and steered it: its rate over
+	// the last few round trips (Rate is the average over the download),
+	// the shortest round trip a READ took to its first byte, the READs
+	// its sessions may keep in flight in all, and its sessions.
+	Measured float64   `json:"measured_bytes_per_second"`
+	RTT      float64   `json:"rtt_ms"`
+	Window   int       `json:"window"`
+	Sessions int       `json:"sessions"`
+	Path     PathState `json:"path"`
 }
 
 // Progress is a live snapshot for a progress display.
@@ -71,7 +81,18 @@ func (d *Download) serverResults() []ServerResult {
 			RetryIn:  p.retryIn,
 			Banned:   p.state == StateBanned,
 			Why:      p.why,
+			Measured: p.measured,
+			Sessions: p.want,
+			Path:     p.pathLocked(),
 		}
+		var rtt time.Duration
+		for _, f := range p.flows {
+			r.Window += f.window
+			if f.minRTT > 0 && (rtt == 0 || f.minRTT < rtt) {
+				rtt = f.minRTT
+			}
+		}
+		r.RTT = float64(rtt.Microseconds()) / 1000
 		p.mu.Unlock()
 		r.RetryInSeconds = r.RetryIn.Seconds()
 		if secs > 0 {
