@@ -93,6 +93,9 @@ func (d *Download) serverResults() []ServerResult {
 			}
 		}
 		r.RTT = float64(rtt.Microseconds()) / 1000
+		if l := p.limit.Load(); l > 0 {
+			r.Window = min(r.Window, int(l))
+		}
 		p.mu.Unlock()
 		r.RetryInSeconds = r.RetryIn.Seconds()
 		if secs > 0 {

@@ -189,7 +189,7 @@ func New(cfg Config) *Download {
 		}
 	}
 	for i, s := range cfg.URL.Servers {
-		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting, banned: make(chan struct{})})
+		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting, slowPath: PathSteady, banned: make(chan struct{})})
 	}
 	return d
 }
