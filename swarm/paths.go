@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -33,6 +34,17 @@ func (s PathState) String() string {
 
 // MarshalText makes a path state its name in JSON.
 func (s PathState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a path state's name, for a --json summary read back.
+func (s *PathState) UnmarshalText(b []byte) error {
+	for i, n := range pathStateNames {
+		if n == string(b) {
+			*s = PathState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown path state %q", b)
+}
 
 const (
 	steerEvery = 250 * time.Millisecond // how often the paths are measured

@@ -48,6 +48,17 @@ func (s PeerState) String() string {
 // MarshalText makes a state its name in JSON.
 func (s PeerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state's name, for a --json summary read back.
+func (s *PeerState) UnmarshalText(b []byte) error {
+	for i, n := range peerStateNames {
+		if n == string(b) {
+			*s = PeerState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown server state %q", b)
+}
+
 // peer is one server and its sessions.
 type peer struct {
 	idx  int

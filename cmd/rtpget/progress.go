@@ -50,8 +50,14 @@ func (j *job) showProgress(d *swarm.Download) (stop func()) {
 			}
 			s := snap.Servers[i]
 			state := s.State.String()
-			if s.State == swarm.StateRetrying {
+			switch {
+			case s.State == swarm.StateRetrying:
 				state += " in " + s.RetryIn.String()
+			case s.State == swarm.StateActive:
+				state += fmt.Sprintf(", %d sessions, %d READs in flight", s.Sessions, s.Window)
+				if s.Path == swarm.PathSlow || s.Path == swarm.PathProbing {
+					state += ", path " + s.Path.String()
+				}
 			}
 			return fmt.Sprintf("  %-32s %10s/s  %s", s.Server, size(int64(s.Rate)), state)
 		}))))
