@@ -14,16 +14,50 @@ import (
 	"github.com/rtp-project/rtp/wire"
 )
 
-// Peer states, as shown to users.
+// PeerState is what a server is doing, as shown to users.
+type PeerState uint8
+
+// Peer states.
 const (
-	StateConnecting = "connecting"
-	StateActive     = "downloading"
-	StateIdle       = "idle"
-	StateRetrying   = "retrying"
-	StateDropped    = "dropped"
-	StateBanned     = "banned"
-	StateDone       = "done"
+	StateConnecting PeerState = iota
+	StateActive
+	StateIdle
+	StateRetrying // ServerResult.RetryIn says when
+	StateDropped
+	StateBanned
+	StateDone
 )
+
+var peerStateNames = [...]string{
+	StateConnecting: "connecting",
+	StateActive:     "downloading",
+	StateIdle:       "idle",
+	StateRetrying:   "retrying",
+	StateDropped:    "dropped",
+	StateBanned:     "banned",
+	StateDone:       "done",
+}
+
+func (s PeerState) String() string {
+	if int(s) < len(peerStateNames) {
+		return peerStateNames[s]
+	}
+	return fmt.Sprintf("PeerState(%d)", s)
+}
+
+// MarshalText makes a state its name in JSON.
+func (s PeerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a state's name, for a --json summary read back.
+func (s *PeerState) UnmarshalText(b []byte) error {
+	for i, n := range peerStateNames {
+		if n == string(b) {
+			*s = PeerState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown server state %q", b)
+}
 
 // peer is one server and its sessions.
 type peer struct {
@@ -41,32 +75,172 @@ type peer struct {
 	progressed atomic.Int64
 
 	mu    sync.Mutex
-	state string
-	fails int // failed sessions since its last progress, all sessions
+	state PeerState
+	// retryIn is the delay before the next session, while state is
+	// StateRetrying.
+	retryIn time.Duration
+	fails   int // failed sessions since its last progress, all sessions
 	// failingSince is when the first of those failed: the retry budget
 	// runs from it.
 	failingSince time.Time
 	retries      int // sessions retried, in all
 	gone         bool
 	why          string
+
+	// Sessions: want is how many it should have, live how many run, of
+	// which retiring are ending because want went down.
+	want, live, retiring int
+	slots                []bool           // session slots in use
+	flows                map[int]flowStat // the last snapshot of each slot's flow
+	slowPath             PathState        // PathSlow or PathProbing when set by steer, else PathSteady
+	measured             float64          // its rate over the last period, bytes/s
+
+	// limit is how many READs its sessions may have in flight in all;
+	// zero means no limit of its own. inflight is how many they have.
+	limit, inflight atomic.Int64
+	ctl             pathCtl // the run loop's alone
 }
 
-func (p *peer) setState(s string) {
+// flowStat is a snapshot of one session's flow.
+type flowStat struct {
+	window  int
+	rate    float64
+	minRTT  time.Duration
+	startup bool
+}
+
+// minRTT is the shortest round trip any of its sessions measured, zero if
+// none did.
+func (p *peer) minRTT() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var m time.Duration
+	for _, f := range p.flows {
+		if f.minRTT > 0 && (m == 0 || f.minRTT < m) {
+			m = f.minRTT
+		}
+	}
+	return m
+}
+
+// pathLocked says what its path is doing; the caller holds p.mu.
+func (p *peer) pathLocked() PathState {
+	if p.slowPath != PathSteady {
+		return p.slowPath
+	}
+	for _, f := range p.flows {
+		if f.startup {
+			return PathStartup
+		}
+	}
+	if len(p.flows) == 0 {
+		return PathStartup
+	}
+	return PathSteady
+}
+
+// spawn starts one more session, unless none of its sessions runs any
+// longer (the server is gone or the download over). Run's WaitGroup counts
+// it: while one of its sessions runs, the count is not zero.
+func (p *peer) spawn(ctx context.Context) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone || p.live == 0 {
+		return false
+	}
+	p.startLocked(ctx)
+	return true
+}
+
+// startLocked starts a session in a free slot; the caller holds p.mu.
+func (p *peer) startLocked(ctx context.Context) {
+	slot := 0
+	for slot < len(p.slots) && p.slots[slot] {
+		slot++
+	}
+	if slot == len(p.slots) {
+		p.slots = append(p.slots, false)
+	}
+	p.slots[slot] = true
+	p.want++
+	p.live++
+	p.d.sessions.Add(1)
+	go func() {
+		defer p.d.sessions.Done()
+		p.run(ctx, slot)
+	}()
+}
+
+// retire says whether the session in slot should end because the server
+// has more sessions than it wants; it then counts as retiring.
+func (p *peer) retire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live-p.retiring > p.want {
+		p.retiring++
+		return true
+	}
+	return false
+}
+
+// ended is called once when the run of the session in slot returns.
+func (p *peer) ended(slot int, retired bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.live--
+	p.slots[slot] = false
+	if retired {
+		p.retiring--
+		delete(p.flows, slot)
+	}
+}
+
+// mayStart says whether a session of p with n READs in flight may start
+// another: within the server's limit, and beyond the floor only while the
+// download is under its cap.
+func (p *peer) mayStart(n int) bool {
+	if l := p.limit.Load(); l > 0 && p.inflight.Load() >= l {
+		return false
+	}
+	return n < p.d.cfg.Window || p.d.inflight.Load() < int64(p.d.capReads)
+}
+
+// snapshot records a session's flow for the server's figures.
+func (p *peer) snapshot(slot int, f *flow) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.flows == nil {
+		p.flows = make(map[int]flowStat)
+	}
+	p.flows[slot] = flowStat{window: f.window, rate: f.rate, minRTT: f.minRTT, startup: f.startup}
+}
+
+func (p *peer) setState(s PeerState) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.gone {
-		p.state = s
+		p.state, p.retryIn = s, 0
+	}
+}
+
+// retrying sets the state to StateRetrying with the delay before the next
+// session.
+func (p *peer) retrying(in time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gone {
+		p.state, p.retryIn = StateRetrying, in
 	}
 }
 
 // drop removes the peer for the rest of the run.
-func (p *peer) drop(state, why string) {
+func (p *peer) drop(state PeerState, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gone && p.state == StateBanned {
 		return
 	}
-	p.gone, p.state, p.why = true, state, why
+	p.gone, p.state, p.retryIn, p.why = true, state, 0, why
 }
 
 // caught bans the peer for bytes that do not match the tree: its sessions
@@ -92,17 +266,22 @@ func (p *peer) isGone() bool {
 // after a backoff of its own (so the server's other sessions do not speed
 // it up), until the server has been failing for RetryFor with no READ
 // bringing bytes in between.
-func (p *peer) run(ctx context.Context) {
+func (p *peer) run(ctx context.Context, slot int) {
 	cfg := &p.d.cfg
-	inRow := 0 // this session's failures since the server's last progress
+	inRow := 0       // this session's failures since the server's last progress
+	retired := false // set by the session once it is retiring
+	defer func() { p.ended(slot, retired) }()
 	for {
 		if p.isGone() || ctx.Err() != nil {
 			return
 		}
 		began := time.Now().UnixNano()
-		err := p.session(ctx)
+		err := p.session(ctx, slot, &retired)
 		if err == nil {
 			p.setState(StateDone)
+			return
+		}
+		if retired {
 			return
 		}
 		if ctx.Err() != nil || p.isGone() {
@@ -139,7 +318,7 @@ func (p *peer) run(ctx context.Context) {
 		}
 		// The last try lands when the budget ends, not after it.
 		delay := min(cfg.Backoff<<min(inRow-1, 16), 10*time.Second, cfg.RetryFor-failing)
-		p.setState(fmt.Sprintf("%s in %v", StateRetrying, delay.Round(time.Millisecond)))
+		p.retrying(delay.Round(time.Millisecond))
 		p.d.log.Info("server failed; retrying", "server", p.dial, "in", delay, "err", err)
 		t := time.NewTimer(delay)
 		select {
@@ -161,13 +340,17 @@ type fetch struct {
 	off   int64 // where this READ starts
 	want  int64 // bytes asked for
 	call  *client.Call
+	seq   uint64     // the flow's number for it
+	sent  time.Time  // when it was sent
+	first int64      // when its first byte came (unix ns), 0 before; set before call.Done closes
 	buf   *dupBuffer // dup only: bytes so far of the whole block
 	w     *blockWriter
 	v     *verifier // with a tree: checks the bytes before w or buf get them
 }
 
-// session runs one session until the plan is complete (nil) or it fails.
-func (p *peer) session(ctx context.Context) error {
+// session runs one session until the plan is complete (nil) or it fails,
+// or until it is retired (errRetired) with nothing in flight.
+func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	d := p.d
 	p.setState(StateConnecting)
 	s, tok, err := d.connect(ctx, p)
@@ -175,10 +358,15 @@ func (p *peer) session(ctx context.Context) error {
 		return err
 	}
 	inflight := make(map[*fetch]struct{})
+	took := func(n int64) {
+		p.inflight.Add(n)
+		d.inflight.Add(n)
+	}
 	defer func() {
 		s.Close() // waits for the receive loop: no write into a block after this
 		for f := range inflight {
 			d.plan.release(f.block, p.idx, f.dup)
+			took(-1)
 		}
 	}()
 	select {
@@ -192,27 +380,39 @@ func (p *peer) session(ctx context.Context) error {
 		return errBanned // its tree was bad
 	}
 	p.setState(StateActive)
-	done := make(chan *fetch, d.cfg.Window)
-	var lastByte atomic.Int64
+	fl := newFlow(d.cfg.Window, d.capReads, d.cfg.BlockSize, time.Now())
+	p.snapshot(slot, fl)
+	done := make(chan *fetch, fl.ceil)
+	var lastByte, delivered atomic.Int64
 	lastByte.Store(time.Now().UnixNano())
 	start := func(f *fetch) {
-		pw := &progressWriter{f.w, &lastByte, &p.bytes, nil}
+		pw := &flowWriter{progressWriter{w: f.w, last: &lastByte, count: &p.bytes}, &delivered, &f.first}
 		if f.dup {
 			pw.w, pw.dup = f.buf, &p.dupBytes
 		}
 		if f.v != nil {
 			pw.w = f.v
 		}
+		f.seq, f.sent, f.first = fl.sent(), time.Now(), 0
 		f.call = s.StartRead(tok, uint64(f.off), uint64(f.want), pw)
 		inflight[f] = struct{}{}
+		took(1)
 		go func() { <-f.call.Done; done <- f }()
 	}
 	stall := time.NewTicker(max(d.cfg.Stall/4, 10*time.Millisecond))
 	defer stall.Stop()
 	for {
-		for len(inflight) < d.cfg.Window {
+		if !*retiring && p.retire() {
+			*retiring = true
+		}
+		for !*retiring && len(inflight) < fl.window {
+			if !p.mayStart(len(inflight)) {
+				fl.short()
+				break
+			}
 			i, dup, ok := d.plan.assign(p.idx, &lastByte)
 			if !ok {
+				fl.short()
 				break
 			}
 			off, n := d.plan.span(i)
@@ -222,7 +422,7 @@ func (p *peer) session(ctx context.Context) error {
 				f.buf = &dupBuffer{b: make([]byte, 0, n)}
 				sink = f.buf
 			} else {
-				f.w = &blockWriter{d: d, b: &d.plan.blocks[i], off: off}
+				f.w = &blockWriter{d: d, block: i, off: off}
 				sink = f.w
 			}
 			if d.tree != nil {
@@ -232,6 +432,9 @@ func (p *peer) session(ctx context.Context) error {
 			start(f)
 		}
 		if len(inflight) == 0 {
+			if *retiring {
+				return errRetired
+			}
 			if d.plan.complete() {
 				p.setState(StateDone)
 				return nil
@@ -245,6 +448,15 @@ func (p *peer) session(ctx context.Context) error {
 		select {
 		case f := <-done:
 			delete(inflight, f)
+			took(-1)
+			now := time.Now()
+			var first time.Time
+			if f.first != 0 {
+				first = time.Unix(0, f.first)
+			}
+			if fl.done(f.seq, f.sent, first, delivered.Load(), now) {
+				p.snapshot(slot, fl)
+			}
 			if err := p.finish(f, start); err != nil {
 				return err
 			}
@@ -263,7 +475,10 @@ func (p *peer) session(ctx context.Context) error {
 	}
 }
 
-var errBanned = errors.New("banned")
+var (
+	errBanned  = errors.New("banned")
+	errRetired = errors.New("session retired")
+)
 
 // finish handles a finished READ: it completes the block, or asks for the
 // rest of it when the server sent less than asked.
@@ -306,28 +521,17 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 	if f.dup {
 		return d.commitDup(f.block, p.idx, f.buf.b)
 	}
-	b := &d.plan.blocks[f.block]
-	b.mu.Lock()
-	d.plan.finishLocked(f.block, p.idx, false)
-	b.mu.Unlock()
+	d.plan.finish(f.block, p.idx)
 	d.writeback(f.block)
 	return nil
 }
 
 // commitDup writes an endgame copy into the file unless the block is done.
 func (d *Download) commitDup(i, peer int, data []byte) error {
-	b := &d.plan.blocks[i]
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.done {
-		off, _ := d.plan.span(i)
-		if _, err := d.out.WriteAt(data, off); err != nil {
-			d.plan.release(i, peer, true)
-			d.fail(err)
-			return err
-		}
+	if err := d.plan.finishCopy(i, peer, d.out, data); err != nil {
+		d.fail(err)
+		return err
 	}
-	d.plan.finishLocked(i, peer, true)
 	d.writeback(i)
 	return nil
 }
@@ -342,25 +546,18 @@ func (d *Download) writeback(i int) {
 	}
 }
 
-var errLost = errors.New("another copy of the block arrived first")
-
 // blockWriter writes a primary READ's payload straight into the file, unless
 // an endgame copy has finished the block first.
 type blockWriter struct {
-	d   *Download
-	b   *block
-	off int64
+	d     *Download
+	block int
+	off   int64
 }
 
 func (w *blockWriter) Write(p []byte) (int, error) {
-	w.b.mu.Lock()
-	defer w.b.mu.Unlock()
-	if w.b.done {
-		return 0, errLost
-	}
-	n, err := w.d.out.WriteAt(p, w.off)
+	n, err := w.d.plan.write(w.block, w.d.out, p, w.off)
 	w.off += int64(n)
-	if err != nil {
+	if err != nil && !errors.Is(err, errLost) {
 		w.d.fail(err)
 	}
 	return n, err
@@ -369,6 +566,22 @@ func (w *blockWriter) Write(p []byte) (int, error) {
 type dupBuffer struct{ b []byte }
 
 func (d *dupBuffer) Write(p []byte) (int, error) { d.b = append(d.b, p...); return len(p), nil }
+
+// flowWriter is a session's progressWriter that also counts the session's
+// bytes and notes a READ's first byte, for its flow.
+type flowWriter struct {
+	progressWriter
+	session *atomic.Int64
+	first   *int64 // set to the first byte's time (unix ns) if zero
+}
+
+func (fw *flowWriter) Write(p []byte) (int, error) {
+	if *fw.first == 0 {
+		*fw.first = time.Now().UnixNano()
+	}
+	fw.session.Add(int64(len(p)))
+	return fw.progressWriter.Write(p)
+}
 
 // progressWriter notes when bytes last arrived and counts them, all of
 // them, even those a lost race discards: they crossed the wire.

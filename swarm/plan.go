@@ -1,6 +1,8 @@
 package swarm
 
 import (
+	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +135,64 @@ func (p *plan) release(i, peer int, dup bool) {
 	p.notify()
 }
 
+// errLost: another copy of the block finished it first.
+var errLost = errors.New("another copy of the block arrived first")
+
+// errAborted: the download ended before the block was done.
+var errAborted = errors.New("download aborted")
+
+// write writes data, a primary READ's payload, into out at off, inside
+// block i, unless an endgame copy has finished the block first (errLost).
+func (p *plan) write(i int, out io.WriterAt, data []byte, off int64) (int, error) {
+	b := &p.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return 0, errLost
+	}
+	return out.WriteAt(data, off)
+}
+
+// finish marks block i done by peer, whose primary READs wrote it.
+func (p *plan) finish(i, peer int) {
+	b := &p.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p.finishLocked(i, peer, false)
+}
+
+// finishCopy writes data, an endgame copy of block i from peer, into out
+// and marks the block done, unless another copy finished it first. If the
+// write fails the copy is released and the error returned.
+func (p *plan) finishCopy(i, peer int, out io.WriterAt, data []byte) error {
+	b := &p.blocks[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		off, _ := p.span(i)
+		if _, err := out.WriteAt(data, off); err != nil {
+			p.release(i, peer, true)
+			return err
+		}
+	}
+	p.finishLocked(i, peer, true)
+	return nil
+}
+
+// waitDone waits until block i is done, or returns errAborted once the
+// download is aborted.
+func (p *plan) waitDone(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.blocks[i].done && !p.aborted {
+		p.cond.Wait()
+	}
+	if p.aborted {
+		return errAborted
+	}
+	return nil
+}
+
 // finishLocked marks block i done by peer; the caller holds b.mu.
 func (p *plan) finishLocked(i, peer int, dup bool) {
 	p.mu.Lock()
@@ -167,6 +227,26 @@ func (p *plan) notify() {
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.cond.Broadcast()
+}
+
+// nudge wakes the sessions, as a change does: a server's limit changed.
+func (p *plan) nudge() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notify()
+}
+
+// assignedAll says whether every block is done or being fetched: no
+// session is short of work only because its path is slow.
+func (p *plan) assignedAll() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for ; p.free < len(p.blocks); p.free++ {
+		if b := &p.blocks[p.free]; !b.done && b.owner == noPeer {
+			return false
+		}
+	}
+	return true
 }
 
 // changes returns a channel closed at the next change.

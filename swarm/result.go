@@ -26,12 +26,26 @@ type ServerResult struct {
 	// Verified counts its bytes that matched the BLAKE3 tree on arrival
 	// (endgame copies that lost a race included); with a tree, no other
 	// byte of it reaches the output.
-	Verified int64   `json:"verified_bytes"`
-	Rate     float64 `json:"bytes_per_second"`
-	Retries  int     `json:"retries"`
-	State    string  `json:"state"`
-	Banned   bool    `json:"banned"`
-	Why      string  `json:"why,omitempty"`
+	Verified int64     `json:"verified_bytes"`
+	Rate     float64   `json:"bytes_per_second"`
+	Retries  int       `json:"retries"`
+	State    PeerState `json:"state"`
+	// RetryIn is the delay before its next session while State is
+	// StateRetrying.
+	RetryIn        time.Duration `json:"-"`
+	RetryInSeconds float64       `json:"retry_in_seconds,omitempty"`
+	Banned         bool          `json:"banned"`
+	Why            string        `json:"why,omitempty"`
+
+	// The path to it, as the swarm measured and steered it: its rate over
+	// the last few round trips (Rate is the average over the download),
+	// the shortest round trip a READ took to its first byte, the READs
+	// its sessions may keep in flight in all, and its sessions.
+	Measured float64   `json:"measured_bytes_per_second"`
+	RTT      float64   `json:"rtt_ms"`
+	Window   int       `json:"window"`
+	Sessions int       `json:"sessions"`
+	Path     PathState `json:"path"`
 }
 
 // Progress is a live snapshot for a progress display.
@@ -64,10 +78,26 @@ func (d *Download) serverResults() []ServerResult {
 			Verified: p.verified.Load(),
 			Retries:  p.retries,
 			State:    p.state,
+			RetryIn:  p.retryIn,
 			Banned:   p.state == StateBanned,
 			Why:      p.why,
+			Measured: p.measured,
+			Sessions: p.want,
+			Path:     p.pathLocked(),
+		}
+		var rtt time.Duration
+		for _, f := range p.flows {
+			r.Window += f.window
+			if f.minRTT > 0 && (rtt == 0 || f.minRTT < rtt) {
+				rtt = f.minRTT
+			}
+		}
+		r.RTT = float64(rtt.Microseconds()) / 1000
+		if l := p.limit.Load(); l > 0 {
+			r.Window = min(r.Window, int(l))
 		}
 		p.mu.Unlock()
+		r.RetryInSeconds = r.RetryIn.Seconds()
 		if secs > 0 {
 			r.Rate = float64(r.Bytes) / secs
 		}

@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtp-project/rtp/client"
@@ -27,16 +27,27 @@ type Config struct {
 	Dial func(context.Context, rtpurl.Dial) (*client.Session, error)
 	// BlockSize is the unit of scheduling and of READs. Zero means 1 MiB.
 	BlockSize int64
-	// Window is the READs each session keeps in flight. Zero means 8 when
-	// a server has one session and 4 when it has several: what a server has
-	// in flight in all is what the sockets must buffer, and on loopback 12
-	// MiB against one server took less CPU and time than 16 or 24.
+	// Window is the fewest READs each session keeps in flight; a session
+	// grows its window past it when its bandwidth-delay product asks for
+	// more (see flow), within MaxInFlight. Zero means 8 when a server has
+	// one session and 4 when it has several: on loopback 12 MiB in flight
+	// against one server took less CPU and time than 16 or 24.
 	Window int
-	// Sessions is the number of sessions per server. Zero means, when the
-	// URL names one server, one more than the cores (2 to 4), so that while
-	// one session waits on its socket or on the file another keeps each
-	// core receiving and checking; with several servers, 1.
+	// MaxInFlight caps the bytes of READs in flight in the whole download,
+	// beyond each session's Window: it bounds what the sockets, QUIC's
+	// buffers and endgame copies may hold. Zero means 64 MiB.
+	MaxInFlight int64
+	// Sessions is the fewest sessions per server. Zero means, when the URL
+	// names one server, one more than the cores (2 to 4), so that while one
+	// session waits on its socket or on the file another keeps each core
+	// receiving and checking; with several servers, 1. On a path whose
+	// round trip is 5 ms or more, sessions are added one at a time while
+	// each makes the server faster, up to MaxSessions.
 	Sessions int
+	// MaxSessions caps the sessions per server; the download has at most
+	// 16 in all, or Sessions times the servers if that is more. Zero means
+	// 8, or Sessions if that is more; equal to Sessions, none are added.
+	MaxSessions int
 	// Stall is how long a session may receive nothing while READs are in
 	// flight before it is closed and its blocks fetched elsewhere. It also
 	// bounds every other wait on a server: the dial with its TLS or QUIC
@@ -88,6 +99,13 @@ func (c *Config) setDefaults() {
 			c.Window = 4
 		}
 	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 8
+	}
+	c.MaxSessions = max(c.MaxSessions, c.Sessions)
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 64 << 20
+	}
 	if c.Stall <= 0 {
 		c.Stall = 10 * time.Second
 	}
@@ -132,8 +150,13 @@ type Download struct {
 
 	wakeCh chan struct{}
 	start  time.Time
-	kept   int64
-	length int64
+
+	sessions sync.WaitGroup // every peer's sessions
+	inflight atomic.Int64   // READs in flight, all sessions
+	capReads int            // MaxInFlight in READs
+	maxTotal int            // sessions in all
+	kept     int64
+	length   int64
 
 	repairMu       sync.Mutex
 	repairSessions map[int]*repairSession // used by repair only
@@ -149,6 +172,8 @@ type Download struct {
 func New(cfg Config) *Download {
 	cfg.setDefaults()
 	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), ready: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
+	d.capReads = int(max(cfg.MaxInFlight/cfg.BlockSize, 1))
+	d.maxTotal = max(16, cfg.Sessions*len(cfg.URL.Servers))
 	d.dialFn = cfg.Dial
 	if d.dialFn == nil {
 		// The dial gets the stall timeout unless the options name their own.
@@ -164,7 +189,7 @@ func New(cfg Config) *Download {
 		}
 	}
 	for i, s := range cfg.URL.Servers {
-		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting, banned: make(chan struct{})})
+		d.peers = append(d.peers, &peer{idx: i, dial: s, d: d, state: StateConnecting, slowPath: PathSteady, banned: make(chan struct{})})
 	}
 	return d
 }
@@ -207,15 +232,15 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	d.length = length
 	// Sessions start now, so they dial and OPEN while the tree is fetched;
 	// they wait for ready before they ask for a block.
-	var wg sync.WaitGroup
 	for _, p := range d.peers {
+		p.mu.Lock()
 		for range d.cfg.Sessions {
-			wg.Add(1)
-			go func() { defer wg.Done(); p.run(ctx) }()
+			p.startLocked(ctx)
 		}
+		p.mu.Unlock()
 	}
 	peersDone := make(chan struct{})
-	go func() { wg.Wait(); close(peersDone) }()
+	go func() { d.sessions.Wait(); close(peersDone) }()
 	if h, ok := d.urnBLAKE3(); ok && !d.cfg.NoTree && d.cfg.BlockSize%outboard.GroupSize == 0 {
 		if d.tree = d.fetchTree(ctx, h, length); d.tree != nil {
 			d.treeRoot = h
@@ -305,7 +330,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	}
 	for _, p := range d.peers {
 		p.mu.Lock()
-		if !p.gone && !strings.HasPrefix(p.state, StateRetrying) {
+		if !p.gone && p.state != StateRetrying {
 			p.state = StateDone
 		}
 		p.mu.Unlock()
@@ -325,6 +350,8 @@ type hashResult struct {
 func (d *Download) wait(ctx context.Context, peersDone <-chan struct{}, save func()) error {
 	tick := time.NewTicker(d.cfg.SaveEvery)
 	defer tick.Stop()
+	steer := time.NewTicker(steerEvery)
+	defer steer.Stop()
 	for {
 		if d.plan.complete() {
 			return nil
@@ -337,6 +364,8 @@ func (d *Download) wait(ctx context.Context, peersDone <-chan struct{}, save fun
 		case <-d.wakeCh:
 		case <-tick.C:
 			save()
+		case now := <-steer.C:
+			d.steer(ctx, now)
 		case <-peersDone:
 			if d.plan.complete() {
 				return nil
@@ -470,14 +499,8 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	i := int(r.pos / pl.bsize)
-	pl.mu.Lock()
-	for !pl.blocks[i].done && !pl.aborted {
-		pl.cond.Wait()
-	}
-	aborted := pl.aborted
-	pl.mu.Unlock()
-	if aborted {
-		return 0, errors.New("download aborted")
+	if err := pl.waitDone(i); err != nil {
+		return 0, err
 	}
 	off, n := pl.span(i)
 	end := off + n

@@ -36,6 +36,8 @@ const (
 	flagRetryFor = "retry-for"
 	flagSessions = "sessions"
 	flagWindow   = "window"
+	flagMaxSess  = "max-sessions"
+	flagInFlight = "max-inflight"
 	flagNoTree   = "no-tree"
 	flagResolve  = "resolve"
 	flagKnown    = "known-hosts"
@@ -78,7 +80,9 @@ func getApp() *cli.App {
 			&cli.DurationFlag{Name: flagStall, Value: 10 * time.Second, Usage: "give up on a server session that receives nothing for this long; also the limit of every other wait on a server (connect, TLS/QUIC handshake, OPEN, tree, length probe)", EnvVars: envVar(flagStall)},
 			&cli.DurationFlag{Name: flagRetryFor, Value: 60 * time.Second, Usage: "retry a failing server, with backoff, for this long from its first failure (any bytes it sends restart the clock); then drop it", EnvVars: envVar(flagRetryFor)},
 			&cli.IntFlag{Name: flagSessions, Usage: "sessions per server (QUIC streams or connections); default, when the URL names one server, one more than the cores (2 to 4), so receiving and checking keep every core busy; else 1", DefaultText: "auto", EnvVars: envVar(flagSessions)},
-			&cli.IntFlag{Name: flagWindow, Usage: "READs of 1 MiB in flight per session; default 8, or 4 when a server has several sessions", DefaultText: "auto", EnvVars: envVar(flagWindow)},
+			&cli.IntFlag{Name: flagWindow, Usage: "fewest READs of 1 MiB in flight per session; a session keeps more when its measured rate times round trip asks for it, within --max-inflight; default 8, or 4 when a server has several sessions", DefaultText: "auto", EnvVars: envVar(flagWindow)},
+			&cli.IntFlag{Name: flagMaxSess, Usage: "most sessions per server: on a path with a round trip of 5 ms or more, sessions are added one at a time while each makes the server faster (16 in all at most); equal to --sessions, none are added", DefaultText: "8", EnvVars: envVar(flagMaxSess)},
+			&cli.IntFlag{Name: flagInFlight, Usage: "most MiB of READs in flight in the whole download beyond each session's --window: what sockets and QUIC buffers may hold for it", Value: 64, EnvVars: envVar(flagInFlight)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates, nor a Gemini server's against known hosts (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
 			&cli.BoolFlag{Name: flagResolve, Usage: "print the rtp: URL a gemini+rtp:// name resolves to, and download nothing", EnvVars: envVar(flagResolve)},
@@ -156,7 +160,7 @@ func newGetter(c *cli.Context) (*getter, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, pos := range []string{flagSessions, flagWindow, flagJobs} {
+	for _, pos := range []string{flagSessions, flagWindow, flagMaxSess, flagInFlight, flagJobs} {
 		if c.Int(pos) <= 0 && (pos == flagJobs || c.IsSet(pos)) {
 			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
@@ -216,6 +220,7 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 		cfg: swarm.Config{
 			URL: u, Client: g.opts, Log: log,
 			Stall: c.Duration(flagStall), RetryFor: c.Duration(flagRetryFor), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
+			MaxSessions: c.Int(flagMaxSess), MaxInFlight: int64(c.Int(flagInFlight)) << 20,
 			NoTree: c.Bool(flagNoTree),
 		},
 	}

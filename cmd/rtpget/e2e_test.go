@@ -143,6 +143,15 @@ func TestThreeServersOneKilled(t *testing.T) {
 	if s := r.Servers[1]; s.Bytes == 0 || s.Bytes >= int64(len(data)) {
 		t.Errorf("killed server: rtpget received %d bytes from it, want some and not all", s.Bytes)
 	}
+	// Each path says what it carried and how it was driven.
+	for _, i := range []int{0, 2} {
+		if s := r.Servers[i]; s.Bytes == 0 || s.Sessions < 1 || s.Window < 1 || s.RTT <= 0 {
+			t.Errorf("surviving path %d: %+v, want its bytes, sessions, window and round trip", i, s)
+		}
+	}
+	if !bytes.Contains(stdout.Bytes(), []byte(`"path": "`)) || !bytes.Contains(stdout.Bytes(), []byte(`"measured_bytes_per_second"`)) {
+		t.Errorf("--json summary without the paths' figures: %s", stdout.Bytes())
+	}
 	t.Logf("the %s server was killed after sending %.0f bytes", servers[1].Dials[0], sent)
 	if _, err := os.Stat(out + ".part"); !os.IsNotExist(err) {
 		t.Errorf(".part left behind: %v", err)

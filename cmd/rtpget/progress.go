@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +49,17 @@ func (j *job) showProgress(d *swarm.Download) (stop func()) {
 				return ""
 			}
 			s := snap.Servers[i]
-			return fmt.Sprintf("  %-32s %10s/s  %s", s.Server, size(int64(s.Rate)), strings.SplitN(s.State, ":", 2)[0])
+			state := s.State.String()
+			switch {
+			case s.State == swarm.StateRetrying:
+				state += " in " + s.RetryIn.String()
+			case s.State == swarm.StateActive:
+				state += fmt.Sprintf(", %d sessions, %d READs in flight", s.Sessions, s.Window)
+				if s.Path == swarm.PathSlow || s.Path == swarm.PathProbing {
+					state += ", path " + s.Path.String()
+				}
+			}
+			return fmt.Sprintf("  %-32s %10s/s  %s", s.Server, size(int64(s.Rate)), state)
 		}))))
 	}
 	done := make(chan struct{})

@@ -1,0 +1,206 @@
+package swarm
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rtp-project/rtp/rtpurl"
+)
+
+// pace spaces out bytes at a rate, over one connection or shared by
+// several, as a link's bottleneck does.
+type pace struct {
+	rate float64 // bytes/s
+	mu   sync.Mutex
+	free time.Time // when the link is next free
+}
+
+// wait returns when n more bytes may go, having left at the earliest at
+// from.
+func (p *pace) wait(n int, from time.Time) {
+	if p == nil {
+		time.Sleep(time.Until(from))
+		return
+	}
+	p.mu.Lock()
+	at := from
+	if p.free.After(at) {
+		at = p.free
+	}
+	p.free = at.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	p.mu.Unlock()
+	time.Sleep(time.Until(at))
+}
+
+// lagProxy stands for a long or slow path to a server: a TCP proxy on
+// loopback that delays every byte by delay each way and paces the
+// server's bytes through a pace, one for each connection (perConn) or one
+// for all of them (link). It is closed when the test ends.
+func lagProxy(t *testing.T, to rtpurl.Dial, delay time.Duration, perConn float64, link *pace) rtpurl.Dial {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", to.Address())
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
+			p := link
+			if perConn > 0 {
+				p = &pace{rate: perConn}
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); delayLine(s, c, delay, nil) }()
+			go func() { defer wg.Done(); delayLine(c, s, delay, p) }()
+		}
+	}()
+	ap := netip.MustParseAddrPort(l.Addr().String())
+	return rtpurl.Dial{Proto: rtpurl.TCP, Host: ap.Addr().String(), Port: int(ap.Port())}
+}
+
+// delayLine copies src to dst, each chunk delay after it was read and
+// paced by p (nil: no limit), and closes both at the end.
+func delayLine(dst, src net.Conn, delay time.Duration, p *pace) {
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	q := make(chan chunk, 1024)
+	go func() {
+		defer close(q)
+		for {
+			b := make([]byte, 32<<10)
+			n, err := src.Read(b)
+			if n > 0 {
+				q <- chunk{b[:n], time.Now().Add(delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range q {
+		p.wait(len(c.b), c.at)
+		if _, err := dst.Write(c.b); err != nil {
+			break
+		}
+	}
+	dst.Close()
+	src.Close()
+	for range q {
+	}
+}
+
+// lagRun downloads through the proxies and checks the bytes.
+func lagRun(t *testing.T, cfg Config, data []byte) *Result {
+	t.Helper()
+	got, res, err := run(t, cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("output differs")
+	}
+	for _, s := range res.Servers {
+		t.Logf("%s: %d bytes, measured %.1f MB/s, rtt %.1f ms, window %d, sessions %d, path %s",
+			s.Server, s.Bytes, s.Measured/1e6, s.RTT, s.Window, s.Sessions, s.Path)
+	}
+	return res
+}
+
+// On a path with a long round trip the window, not the link, limits a
+// session: it grows past the floor.
+func TestLagWindowGrows(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 48<<20)
+	ts := serveDir(t, dir, 1)
+	far := lagProxy(t, ts[0].dial, 40*time.Millisecond, 0, nil)
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{far}
+	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 1, Window: 4}, data)
+	s := res.Servers[0]
+	if s.Window <= 4 || s.RTT < 80 {
+		t.Errorf("80 ms round trip: window %d READs, round trip %.1f ms; want the window above the floor of 4", s.Window, s.RTT)
+	}
+}
+
+// Each connection limited on its own, as loss limits one TCP connection:
+// sessions are added while each makes the server faster.
+func TestLagSessionsAdded(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 64<<20)
+	ts := serveDir(t, dir, 1)
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 4e6, nil)}
+	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
+	if s := res.Servers[0]; s.Sessions != 3 {
+		t.Errorf("4 MB/s a connection: %d sessions at the end, want the cap of 3", s.Sessions)
+	}
+}
+
+// One link shared by every connection: a second session brings nothing,
+// and is retired.
+func TestLagSessionsNotAddedOnSharedLink(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 40<<20)
+	ts := serveDir(t, dir, 1)
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 0, &pace{rate: 8e6})}
+	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
+	if s := res.Servers[0]; s.Sessions != 1 {
+		t.Errorf("8 MB/s shared by all connections: %d sessions at the end, want 1", s.Sessions)
+	}
+}
+
+// Two paths to the same bytes, one a thirtieth of the other: the slow
+// one is found slow, keeps one READ in flight, and carries little.
+func TestLagSlowPathSteered(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 64<<20)
+	ts := serveDir(t, dir, 2)
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{
+		lagProxy(t, ts[0].dial, 10*time.Millisecond, 0, &pace{rate: 30e6}),
+		lagProxy(t, ts[1].dial, 10*time.Millisecond, 0, &pace{rate: 1e6}),
+	}
+	res := lagRun(t, Config{URL: u}, data)
+	fast, slow := res.Servers[0], res.Servers[1]
+	if slow.Path != PathSlow && slow.Path != PathProbing {
+		t.Errorf("the slow path ended %s, want slow or probing", slow.Path)
+	}
+	if slow.Path == PathSlow && slow.Window != 1 {
+		t.Errorf("the slow path may keep %d READs in flight, want 1", slow.Window)
+	}
+	if slow.Bytes*8 > fast.Bytes {
+		t.Errorf("the slow path carried %d bytes, the fast one %d: want under an eighth", slow.Bytes, fast.Bytes)
+	}
+}

@@ -1,0 +1,239 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PathState is what the swarm makes of a server's path, for --json.
+type PathState uint8
+
+// Path states.
+const (
+	// PathStartup: a session of it is still doubling its window.
+	PathStartup PathState = iota
+	// PathSteady: its windows follow its bandwidth-delay product.
+	PathSteady
+	// PathSlow: it gave less than a slowShare of the best path's rate,
+	// and keeps one READ in flight until it is probed again.
+	PathSlow
+	// PathProbing: a slow path given its windows back for a while, to
+	// measure it again.
+	PathProbing
+)
+
+var pathStateNames = [...]string{PathStartup: "startup", PathSteady: "steady", PathSlow: "slow", PathProbing: "probing"}
+
+func (s PathState) String() string {
+	if int(s) < len(pathStateNames) {
+		return pathStateNames[s]
+	}
+	return "unknown"
+}
+
+// MarshalText makes a path state its name in JSON.
+func (s PathState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a path state's name, for a --json summary read back.
+func (s *PathState) UnmarshalText(b []byte) error {
+	for i, n := range pathStateNames {
+		if n == string(b) {
+			*s = PathState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown path state %q", b)
+}
+
+const (
+	steerEvery = 250 * time.Millisecond // how often the paths are measured
+	// slowShare: a path whose rate is below the best one's over this is
+	// slow when the URL lists several.
+	slowShare = 8
+	// slowProbeEvery is how often a slow path gets its windows back, for
+	// max(slowProbeFor, two measuring periods).
+	slowProbeEvery = 10 * time.Second
+	slowProbeFor   = 2 * time.Second
+	// A session added to a server stays if the server's rate grew by more
+	// than addGain; otherwise one is retired, and adding is tried again
+	// after addRetry or when the rate falls by a quarter.
+	addGain  = 1.12
+	addRetry = 30 * time.Second
+	// lanRTT: on a path with a shorter round trip a single connection
+	// recovers from loss at once, and more sessions only cost CPU.
+	lanRTT = 5 * time.Millisecond
+)
+
+type addPhase uint8
+
+const (
+	addSettle addPhase = iota // waiting for the windows to settle, then adds one
+	addTrial                  // one added: is the server faster?
+	addHeld                   // the last one did not help
+)
+
+// pathCtl is a peer's measurements and decisions; only the run loop's
+// goroutine touches it.
+type pathCtl struct {
+	samples []rateSample
+	phase   addPhase
+	base    float64   // the rate before the last session was added, or when adding stopped
+	changed time.Time // when the session count last changed
+	slow    bool
+	probeAt time.Time // slow: when its windows are given back; probing: when the probe ends
+	probing bool
+}
+
+type rateSample struct {
+	at    time.Time
+	bytes int64
+}
+
+// period is how long a peer's rate is measured over: four round trips,
+// between 1 and 5 s.
+func (p *peer) period() time.Duration {
+	return min(max(4*p.minRTT(), time.Second), 5*time.Second)
+}
+
+// measure adds a sample and returns the rate over the last period, and
+// whether a whole period is covered.
+func (p *peer) measure(now time.Time) (float64, bool) {
+	c := &p.ctl
+	c.samples = append(c.samples, rateSample{now, p.bytes.Load()})
+	per := p.period()
+	// Keep one sample older than the period and drop the rest before it.
+	for len(c.samples) > 2 && now.Sub(c.samples[1].at) >= per {
+		c.samples = c.samples[1:]
+	}
+	first, last := c.samples[0], c.samples[len(c.samples)-1]
+	span := last.at.Sub(first.at)
+	if span <= 0 {
+		return 0, false
+	}
+	return float64(last.bytes-first.bytes) / span.Seconds(), span >= per
+}
+
+// steer measures every server's rate and moves work: a path much slower
+// than the best keeps one READ in flight, and is given its windows back
+// now and then to be measured again; a server whose rate grows with each
+// session added gets another, up to the caps.
+func (d *Download) steer(ctx context.Context, now time.Time) {
+	rates := make([]float64, len(d.peers))
+	full := make([]bool, len(d.peers))
+	best := 0.0
+	live := 0
+	for i, p := range d.peers {
+		if p.isGone() {
+			continue
+		}
+		live++
+		rates[i], full[i] = p.measure(now)
+		p.mu.Lock()
+		p.measured = rates[i]
+		p.mu.Unlock()
+		if full[i] && !p.ctl.slow {
+			best = max(best, rates[i])
+		}
+	}
+	// With every block done or in flight, a fast path idles while the
+	// rest arrive: its rate says nothing of the others.
+	spare := !d.plan.assignedAll()
+	total := 0
+	for _, p := range d.peers {
+		p.mu.Lock()
+		total += p.want
+		p.mu.Unlock()
+	}
+	for i, p := range d.peers {
+		if p.isGone() {
+			continue
+		}
+		c := &p.ctl
+		switch {
+		case c.slow && c.probing && !now.Before(c.probeAt):
+			c.probing = false
+			if full[i] && rates[i]*slowShare >= best {
+				c.slow = false
+				p.setPath(PathSteady)
+				p.limit.Store(0)
+				d.log.Info("path no longer slow", "server", p.dial, "rate", int64(rates[i]))
+			} else {
+				c.probeAt = now.Add(slowProbeEvery)
+				p.setPath(PathSlow)
+				p.limit.Store(1)
+			}
+		case c.slow && !c.probing && !now.Before(c.probeAt):
+			c.probing = true
+			c.samples = c.samples[len(c.samples)-1:]
+			c.probeAt = now.Add(max(slowProbeFor, 2*p.period()))
+			p.setPath(PathProbing)
+			p.limit.Store(0)
+			d.plan.nudge()
+		case !c.slow && spare && live > 1 && full[i] && best > 0 && rates[i]*slowShare < best:
+			c.slow, c.probeAt = true, now.Add(slowProbeEvery)
+			p.setPath(PathSlow)
+			p.limit.Store(1)
+			d.log.Info("path slow: one READ in flight", "server", p.dial, "rate", int64(rates[i]), "best", int64(best))
+		}
+		if !c.slow && full[i] {
+			total += d.addSessions(ctx, p, rates[i], total, now)
+		}
+	}
+}
+
+func (p *peer) setPath(s PathState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slowPath = s
+}
+
+// addSessions runs a server's session count one step, and returns the
+// change.
+func (d *Download) addSessions(ctx context.Context, p *peer, rate float64, total int, now time.Time) int {
+	c := &p.ctl
+	per := p.period()
+	p.mu.Lock()
+	want, inStartup := p.want, p.pathLocked() == PathStartup
+	p.mu.Unlock()
+	if p.minRTT() < lanRTT || inStartup {
+		return 0
+	}
+	switch c.phase {
+	case addHeld:
+		if now.Sub(c.changed) < addRetry && rate >= c.base*3/4 {
+			return 0
+		}
+		c.phase, c.changed = addSettle, now
+		return 0
+	case addTrial:
+		if now.Sub(c.changed) < 2*per {
+			return 0
+		}
+		if rate > c.base*addGain {
+			d.log.Info("session added: server faster", "server", p.dial, "sessions", want, "rate", int64(rate), "before", int64(c.base))
+			c.phase, c.changed = addSettle, now
+			return 0
+		}
+		c.phase, c.changed, c.base = addHeld, now, rate
+		if want > d.cfg.Sessions {
+			p.mu.Lock()
+			p.want--
+			p.mu.Unlock()
+			d.log.Info("session added: server no faster; retiring one", "server", p.dial, "sessions", want-1, "rate", int64(rate))
+			d.plan.nudge()
+			return -1
+		}
+		return 0
+	}
+	// addSettle
+	if now.Sub(c.changed) < per || want >= d.cfg.MaxSessions || total >= d.maxTotal ||
+		d.inflight.Load()+int64(d.cfg.Window) > int64(d.capReads) {
+		return 0
+	}
+	if !p.spawn(ctx) {
+		return 0
+	}
+	c.phase, c.changed, c.base = addTrial, now, rate
+	return 1
+}
