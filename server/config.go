@@ -35,6 +35,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds a TLS handshake. Zero means 10 s.
 	HandshakeTimeout time.Duration
+	// TCP are the socket options of TCP listeners made by Listen; see
+	// TCPOptions for each field's default.
+	TCP TCPOptions
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 	// Metrics receives counts of sessions, OPENs and READs. Zero means

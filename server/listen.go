@@ -27,13 +27,23 @@ func (l *Listener) Close() error {
 	return l.tcp.Close()
 }
 
-// Listen binds the transport d names. tls and quic need tlsConf.
+// Listen binds the transport d names. tls and quic need tlsConf. TCP
+// listeners get Config.TCP's socket options, which the connections they
+// accept inherit.
 func (s *Server) Listen(d rtpurl.Dial, tlsConf *tls.Config) (*Listener, error) {
 	switch d.Proto {
 	case rtpurl.TCP, rtpurl.TLS:
-		ln, err := net.Listen("tcp", d.Address())
+		rep, err := s.tcpReport()
 		if err != nil {
 			return nil, err
+		}
+		lc := net.ListenConfig{Control: rep.control}
+		ln, err := lc.Listen(context.Background(), "tcp", d.Address())
+		if err != nil {
+			return nil, err
+		}
+		if rep.NotSentLowat > 0 {
+			ln = &lowatListener{Listener: ln, rep: rep, log: s.log}
 		}
 		l := &Listener{Dial: rtpurl.DialFromAddr(d.Proto, ln.Addr()), tcp: ln}
 		if d.Proto == rtpurl.TLS {

@@ -32,6 +32,7 @@ type Server struct {
 	perHost   map[string]int
 	count     int            // admitted sessions
 	wg        sync.WaitGroup // sessions and accept loops
+	tcp       tcpResolved    // Config.TCP as this host applies it
 
 	inflightFull func() // for tests: called when a READ waits for MaxInflight
 }

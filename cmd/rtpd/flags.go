@@ -38,6 +38,9 @@ const (
 	flagMetrics     = "metrics"
 	flagHTTP        = "http"
 	flagHidden      = "hidden"
+	flagTCPCC       = "tcp-congestion"
+	flagTCPSndbuf   = "tcp-send-buffer"
+	flagTCPLowat    = "tcp-notsent-lowat"
 )
 
 func envVar(flag string) []string {

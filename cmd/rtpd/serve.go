@@ -48,6 +48,9 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini and HTTP faces hand out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
 			&cli.StringSliceFlag{Name: flagMetrics, Usage: "dial string to serve Prometheus metrics on, at /metrics, and a health check at /healthz (tcp!host!port, or tls!host!port for HTTPS with rtpd's certificate), repeatable", EnvVars: envVar(flagMetrics)},
 			&cli.StringSliceFlag{Name: flagHTTP, Usage: "dial string to serve the HTTP face on (tcp!host!port, or tls!host!port for HTTPS), repeatable: a page listing the files with their rtp: URLs, live sessions and throughput, and GET /sha256/HEX and /blake3/HEX with Range", EnvVars: envVar(flagHTTP)},
+			&cli.StringFlag{Name: flagTCPCC, Value: server.CongestionAuto, Usage: "TCP congestion control of tcp and tls sessions: a name the kernel offers (bbr, cubic, reno), auto for bbr when the kernel lets rtpd use it, or kernel for the kernel's default", EnvVars: envVar(flagTCPCC)},
+			&cli.IntFlag{Name: flagTCPSndbuf, Value: server.DefaultTCPSendBuffer, Usage: "TCP send buffer a session may grow to, in bytes (autotuned when net.ipv4.tcp_wmem allows it, else fixed); 0 leaves the kernel's autotuning", EnvVars: envVar(flagTCPSndbuf)},
+			&cli.IntFlag{Name: flagTCPLowat, Value: server.DefaultTCPNotSentLowat, Usage: "bytes a TCP session queues beyond those in flight (TCP_NOTSENT_LOWAT); 0 leaves the kernel's setting", EnvVars: envVar(flagTCPLowat)},
 			&cli.BoolFlag{Name: flagNoTrees, Usage: "do not build or serve BLAKE3 trees (clients then verify whole files only)", EnvVars: envVar(flagNoTrees)},
 			hiddenFlag(),
 			logLevelFlag(),
@@ -102,6 +105,14 @@ func serve(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
+	tcpOpts, err := tcpOptions(c)
+	if err != nil {
+		return err
+	}
+	tcpReport, err := tcpOpts.Resolve()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("--%s: %v", flagTCPCC, err), 2)
+	}
 	ctx := c.Context
 
 	var disk *store.Disk
@@ -135,6 +146,7 @@ func serve(c *cli.Context) error {
 		MaxSessionsPerHost: c.Int(flagMaxPerHost),
 		IdleTimeout:        c.Duration(flagIdleTimeout),
 		HandshakeTimeout:   c.Duration(flagHandshake),
+		TCP:                tcpOpts,
 		Logger:             log,
 		Metrics:            srvMetrics,
 	})
@@ -169,6 +181,9 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("listen on %s: %w", d, err)
 		}
 		lns = append(lns, l)
+	}
+	if slices.ContainsFunc(dials, func(d rtpurl.Dial) bool { return d.Proto != rtpurl.QUIC }) {
+		logTCP(log, tcpReport)
 	}
 	if len(advertise) == 0 {
 		for _, l := range lns {
@@ -304,4 +319,34 @@ func progressPrinter() func(store.ScanProgress) {
 			fmt.Fprintln(os.Stderr)
 		}
 	}
+}
+
+// tcpOptions reads the --tcp-* flags; 0 means the kernel's own setting.
+func tcpOptions(c *cli.Context) (server.TCPOptions, error) {
+	o := server.TCPOptions{Congestion: c.String(flagTCPCC), SendBuffer: c.Int(flagTCPSndbuf), NotSentLowat: c.Int(flagTCPLowat)}
+	for _, f := range []string{flagTCPSndbuf, flagTCPLowat} {
+		if c.Int(f) < 0 {
+			return o, cli.Exit(fmt.Sprintf("--%s must be 0 or positive", f), 2)
+		}
+	}
+	if o.Congestion == "" {
+		o.Congestion = server.CongestionKernel
+	}
+	if o.SendBuffer == 0 {
+		o.SendBuffer = -1
+	}
+	if o.NotSentLowat == 0 {
+		o.NotSentLowat = -1
+	}
+	return o, nil
+}
+
+// logTCP says once what the TCP sockets get, and what to raise when the
+// send buffer is short of the one asked.
+func logTCP(log *slog.Logger, r server.TCPReport) {
+	if r.Short() {
+		log.Warn(r.String(), r.Attrs()...)
+		return
+	}
+	log.Info(r.String(), r.Attrs()...)
 }
