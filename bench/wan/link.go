@@ -66,10 +66,11 @@ type Link struct {
 	// DevA and DevB are the names of the TUN devices in NameA and NameB.
 	DevA, DevB string
 
-	ab, ba *dir
-	fa, fb *os.File
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	nameA, nameB string
+	ab, ba       *dir
+	fa, fb       *os.File
+	stop         chan struct{}
+	wg           sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -147,7 +148,7 @@ func Start(cfg Config) (*Link, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	l := &Link{DevA: devName("a"), DevB: devName("b"), stop: make(chan struct{})}
+	l := &Link{DevA: devName("a"), DevB: devName("b"), nameA: cfg.NameA, nameB: cfg.NameB, stop: make(chan struct{})}
 	var err error
 	if l.fa, err = openTUN(l.DevA); err != nil {
 		return nil, err

@@ -46,6 +46,15 @@ func devName(suffix string) string {
 	return "wan" + hex.EncodeToString(b[:]) + suffix
 }
 
+// txQueueLen is the length of the ring in each TUN device that holds the
+// packets the kernel sent before this process reads them. The kernel drops
+// what does not fit (DeviceDrops counts it); the default 500 overflows when
+// a TCP sender bursts a large window faster than the reader runs, so the
+// ring holds 16 MB of 1500-byte packets, more than a 100 ms queue at 1
+// Gbit/s. Packets waiting in it have not been timestamped yet: a burst
+// reaches the emulated queue spread over the time it takes to read it.
+const txQueueLen = 10000
+
 // setupDev moves the device dev into namespace ns and gives it its address,
 // MTU and state up. The address's prefix gives the connected route to the
 // peer.
@@ -63,7 +72,7 @@ func setupDev(dev, ns string, addr netip.Prefix, mtu int) error {
 		add = append(add, "nodad") // usable at once
 	}
 	for _, args := range [][]string{
-		{"-n", ns, "link", "set", "dev", dev, "mtu", strconv.Itoa(mtu)},
+		{"-n", ns, "link", "set", "dev", dev, "mtu", strconv.Itoa(mtu), "txqueuelen", strconv.Itoa(txQueueLen)},
 		add,
 		{"-n", ns, "link", "set", "dev", dev, "up"},
 	} {
