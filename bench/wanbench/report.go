@@ -23,7 +23,7 @@ type report struct {
 
 var csvHeader = []string{"scenario", "cell", "tool", "run", "rtt_ms", "loss_pct", "link_mbit", "cc", "file_bytes",
 	"outcome", "wall_s", "mbit", "pct_link", "wire_bytes", "max_rss_kib", "fetched_bytes", "retries",
-	"before_blackout_bytes", "cc_seen", "error"}
+	"before_blackout_bytes", "cc_seen", "loss_drops", "queue_drops", "device_drops", "error"}
 
 func newReport(o *options, cells []*cell) (*report, error) {
 	f, err := os.Create(filepath.Join(o.out, "results.csv"))
@@ -42,7 +42,7 @@ func (r *report) add(x result) {
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	r.csvW.Write([]string{x.Scenario, x.Cell, x.Tool, strconv.Itoa(x.Run), x.RTTms, f(x.LossPct, 2), f(x.LinkMbit, 0),
 		x.CC, i(x.Size), x.Outcome, f(x.Wall, 2), f(x.Mbit, 1), f(x.PctLink, 1), i(x.Wire), i(x.MaxRSS),
-		i(x.Fetched), strconv.Itoa(x.Retries), i(x.BeforeBlackout), x.CCSeen, x.Error})
+		i(x.Fetched), strconv.Itoa(x.Retries), i(x.BeforeBlackout), x.CCSeen, i(x.LossDrops), i(x.QueueDrops), i(x.DeviceDrops), x.Error})
 	r.csvW.Flush()
 }
 

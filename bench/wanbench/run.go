@@ -40,7 +40,13 @@ type result struct {
 	// Blackout: bytes received before the link went dark.
 	BeforeBlackout int64  `json:"before_blackout_bytes,omitempty"`
 	CCSeen         string `json:"cc_seen,omitempty"` // ss in the server namespaces, 2 s in
-	Error          string `json:"error,omitempty"`
+	// Packets the links dropped during the run, both ways: by the loss
+	// asked for, by the router queue, and by the TUN devices because the
+	// emulator fell behind (not meant; the figure is then the machine's).
+	LossDrops   int64  `json:"loss_drops"`
+	QueueDrops  int64  `json:"queue_drops"`
+	DeviceDrops int64  `json:"device_drops"`
+	Error       string `json:"error,omitempty"`
 }
 
 // argv is the command line of tool fetching f from servers 1..n into dir.
@@ -80,7 +86,7 @@ func runOne(ctx context.Context, o *options, t *topo, c *cell, tool string, run 
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	rx0 := t.rx()
+	rx0, c0 := t.rx(), t.counts()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		r.Outcome, r.Error = "failed", err.Error()
@@ -113,6 +119,8 @@ func runOne(ctx context.Context, o *options, t *topo, c *cell, tool string, run 
 	r.Wall = time.Since(start).Seconds()
 	side.wait()
 	r.Wire = t.rx() - rx0
+	d := t.counts().minus(c0)
+	r.LossDrops, r.QueueDrops, r.DeviceDrops = d.loss, d.queue, d.device
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.MaxRSS = ru.Maxrss
 	}

@@ -98,6 +98,9 @@ func (r *report) matrixTable(b *strings.Builder, cells []*cell) {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		for _, t := range tools {
 			for _, x := range runs[[2]string{c.label(), t}] {
+				if x.DeviceDrops > 0 {
+					notes = append(notes, fmt.Sprintf("%s, %s, run %d: the emulator fell behind, its devices dropped %d packets", c.label(), t, x.Run, x.DeviceDrops))
+				}
 				if x.CCSeen != "" && x.CCSeen != c.CC {
 					notes = append(notes, fmt.Sprintf("%s, %s, run %d: the servers' TCP connections used %s", c.label(), t, x.Run, x.CCSeen))
 				}

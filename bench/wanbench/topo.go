@@ -129,6 +129,29 @@ func (t *topo) rx() int64 {
 	return total
 }
 
+// linkCounts are the links' drops, both directions, all links.
+type linkCounts struct{ loss, queue, device int64 }
+
+// counts sums the links' drop counters: by the loss asked for, by the
+// router queue, and by the TUN devices when the forwarder fell behind (not
+// meant: the emulator lacked CPU).
+func (t *topo) counts() linkCounts {
+	var c linkCounts
+	for _, l := range t.links {
+		s := l.Stats()
+		c.loss += s.AtoB.LossDrops + s.BtoA.LossDrops
+		c.queue += s.AtoB.QueueDrops + s.BtoA.QueueDrops
+		if a, b, err := l.DeviceDrops(); err == nil {
+			c.device += a + b
+		}
+	}
+	return c
+}
+
+func (c linkCounts) minus(d linkCounts) linkCounts {
+	return linkCounts{c.loss - d.loss, c.queue - d.queue, c.device - d.device}
+}
+
 // ccSeen lists the congestion control algorithms of the established TCP
 // connections in the server namespaces, as ss shows them.
 func (t *topo) ccSeen(ctx context.Context) []string {
