@@ -72,7 +72,7 @@ func (r *report) gnuplotScript(sc string) (string, error) {
 		max(900, 60*maxCells*len(tools)/3+200), 420*len(ccs), filepath.Join(r.o.out, "wan-"+sc+".png"))
 	fmt.Fprintf(&g, "set multiplot layout %d,1\nset style data histogram\nset style histogram clustered gap 1\n", len(ccs))
 	g.WriteString("set style fill solid 0.85 border -1\nset boxwidth 0.9\nset yrange [0:110]\nset grid ytics\n" +
-		"set ylabel '% of link (median)'\nset xtics rotate by -30 scale 0\nset key outside right top\n" +
+		"set ylabel '% of link (median)'\nset bmargin 6\nset xtics rotate by -30 scale 0\nset key outside right top\n" +
 		"set datafile missing 'NaN'\nset arrow 1 from graph 0, first 85 to graph 1, first 85 nohead dt 2 lc rgb '#555555'\n")
 	colors := []string{"#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c"}
 	for _, cc := range ccs {
@@ -97,8 +97,8 @@ func (r *report) gnuplotScript(sc string) (string, error) {
 		if err := os.WriteFile(dat, []byte(d.String()), 0o644); err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&g, "set title '%s, sender TCP congestion control %s (capped runs at their upper bound; dashed: 85%%)'\nplot ",
-			scenarioTitle[sc], cc)
+		fmt.Fprintf(&g, "set title '%s, %s sender: median %% of link (capped runs at their bound; dashed: 85%%)'\nplot ",
+			map[string]string{"one": "One server", "three": "Three servers"}[sc], cc)
 		for i, t := range tools {
 			if i > 0 {
 				g.WriteString(", ")
