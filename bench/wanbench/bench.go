@@ -16,6 +16,11 @@ import (
 // after each cell, and removes everything but the results on every exit.
 func run(ctx context.Context, o *options) (err error) {
 	cells := plan(o)
+	lf, err := lock()
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
 	if o.out == "" {
 		if o.out, err = os.MkdirTemp("", "wanbench-results."); err != nil {
 			return err

@@ -43,6 +43,7 @@ type options struct {
 	rtpd      []string
 	aria2c    []string
 	plan      bool
+	clean     bool
 	quick     bool
 	cmdline   []string
 	minCap    time.Duration // every run may take this long at least
@@ -85,6 +86,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*options, error) {
 	minCap := fs.Duration("cap", 60*time.Second, "a run is stopped after max(-cap, -cap-ratio x its time at link rate)")
 	fs.Float64Var(&o.capRatio, "cap-ratio", 4, "see -cap")
 	fs.BoolVar(&o.plan, "plan", false, "print the runs and an estimate of the runtime, run nothing")
+	fs.BoolVar(&o.clean, "clean", false, "remove what a wanbench killed hard left behind (its namespaces and the processes in them), run nothing")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: 100 ms, loss 0 and 2%, 50 Mbit/s, bbr, 1 run, 4 s files, no rss (flags given override)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

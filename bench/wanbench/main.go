@@ -37,6 +37,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wanbench: must run as root (network namespaces, TUN devices); -plan shows what would run")
 		os.Exit(2)
 	}
+	if opts.clean {
+		if err := cleanLeftovers(); err != nil {
+			fmt.Fprintln(os.Stderr, "wanbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, opts)
 	interrupted := ctx.Err() != nil

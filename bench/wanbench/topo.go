@@ -228,6 +228,35 @@ func (t *topo) close() {
 	t.servers, t.park, t.links, t.made = nil, nil, nil, nil
 }
 
+// cleanLeftovers removes the namespaces of a wanbench that could not clean
+// up (SIGKILL, a crash) and kills the processes still in them: its servers.
+// Its TUN devices went with its process.
+func cleanLeftovers() error {
+	lf, err := lock()
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return fmt.Errorf("ip netns list: %w", err)
+	}
+	t := &topo{log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == nsClient || strings.HasPrefix(f[0], nsServer)) {
+			t.made = append(t.made, f[0])
+		}
+	}
+	if len(t.made) == 0 {
+		fmt.Fprintln(os.Stderr, "wanbench: nothing to clean")
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "wanbench: removing %s and the processes in them\n", strings.Join(t.made, " "))
+	t.close()
+	return nil
+}
+
 func ipCmd(ctx context.Context, args ...string) error {
 	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
 	if err != nil {
