@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc deps vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load clean
+.PHONY: all build demo test cc deps vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan clean
 
 all: build
 
@@ -77,6 +77,13 @@ bench-hostile:
 
 bench-load:
 	$(GO) run ./bench/load
+
+# rtpget, curl and aria2c over emulated WAN links (bench/wanbench/README.md),
+# as root; hours for the whole matrix: make bench-wan WANBENCH_FLAGS=-quick
+# for a smoke run, WANBENCH_FLAGS=-plan for what would run and how long.
+WANBENCH_FLAGS ?=
+bench-wan:
+	$(GO) run ./bench/wanbench $(WANBENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)
