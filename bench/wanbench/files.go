@@ -79,16 +79,20 @@ func (f *file) addURL(ctx context.Context, rtpd, hash string) error {
 	return nil
 }
 
-// rtpURL is the file's URL listing servers 1..n over proto (tcp, tls, quic).
+// rtpURL is the file's URL listing servers 1..n over proto (tcp, tls,
+// quic), or over each of several joined by "+" ("quic+tcp": every server
+// twice, QUIC first, as a publisher offering both would list them).
 func (f *file) rtpURL(proto string, n int) string {
 	u := *f.url
 	u.Servers = nil
-	for i := 1; i <= n; i++ {
-		port := portTLS
-		if proto == rtpurl.TCP {
-			port = portRTP
+	for _, p := range strings.Split(proto, "+") {
+		for i := 1; i <= n; i++ {
+			port := portTLS
+			if p == rtpurl.TCP {
+				port = portRTP
+			}
+			u.Servers = append(u.Servers, rtpurl.Dial{Proto: p, Host: serverIP(i).String(), Port: port})
 		}
-		u.Servers = append(u.Servers, rtpurl.Dial{Proto: proto, Host: serverIP(i).String(), Port: port})
 	}
 	return u.String()
 }

@@ -51,7 +51,7 @@ type options struct {
 }
 
 var (
-	allTools     = []string{"curl", "aria2c", "rtpget-tcp", "rtpget-tls", "rtpget-quic"}
+	allTools     = []string{"curl", "aria2c", "rtpget-tcp", "rtpget-tls", "rtpget-quic", "rtpget-quic+tcp"}
 	allScenarios = []string{"one", "three", "blackout", "rss"}
 	allCCs       = []string{"bbr", "cubic", "reno"}
 )
