@@ -37,6 +37,7 @@ const (
 	flagSessions = "sessions"
 	flagWindow   = "window"
 	flagNoTree   = "no-tree"
+	flagVerify   = "verify"
 	flagResolve  = "resolve"
 	flagKnown    = "known-hosts"
 	flagInput    = "input-file"
@@ -80,6 +81,7 @@ func getApp() *cli.App {
 			&cli.IntFlag{Name: flagSessions, Usage: "sessions per server (QUIC streams or connections); default, when the URL names one server, one more than the cores (2 to 4), so receiving and checking keep every core busy; else 1", DefaultText: "auto", EnvVars: envVar(flagSessions)},
 			&cli.IntFlag{Name: flagWindow, Usage: "READs of 1 MiB in flight per session; default 8, or 4 when a server has several sessions", DefaultText: "auto", EnvVars: envVar(flagWindow)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
+			&cli.StringFlag{Name: flagVerify, Value: "one", Usage: "which of the URL's hashes must match: one (its blake3 urn, checked as bytes arrive when a server offers the tree; else its first urn) or all (every urn it names: the others cost one more pass over the file)", EnvVars: envVar(flagVerify)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates, nor a Gemini server's against known hosts (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
 			&cli.BoolFlag{Name: flagResolve, Usage: "print the rtp: URL a gemini+rtp:// name resolves to, and download nothing", EnvVars: envVar(flagResolve)},
 			&cli.StringFlag{Name: flagKnown, Usage: "file pinning Gemini servers' certificates on first use (default $XDG_CONFIG_HOME/rtpget/known_hosts)", EnvVars: envVar(flagKnown)},
@@ -148,6 +150,8 @@ type getter struct {
 	// claim, when set, reserves an output name for line n of a list; it
 	// fails if another line writes that name.
 	claim func(n int, name string) error
+	// verify is --verify.
+	verify swarm.Verify
 }
 
 // newGetter checks the flags every download uses; a bad one exits 2.
@@ -178,7 +182,11 @@ func newGetter(c *cli.Context) (*getter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &getter{c: c, opts: opts, log: log, bars: true}, nil
+	verify, err := swarm.ParseVerify(c.String(flagVerify))
+	if err != nil {
+		return nil, cli.Exit(err.Error(), 2)
+	}
+	return &getter{c: c, opts: opts, log: log, bars: true, verify: verify}, nil
 }
 
 // fetch resolves t (line n of a list, 0 for the argument) if it is a
@@ -216,7 +224,7 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 		cfg: swarm.Config{
 			URL: u, Client: g.opts, Log: log,
 			Stall: c.Duration(flagStall), RetryFor: c.Duration(flagRetryFor), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
-			NoTree: c.Bool(flagNoTree),
+			NoTree: c.Bool(flagNoTree), Verify: g.verify,
 		},
 	}
 	if err := j.run(ctx); err != nil {
