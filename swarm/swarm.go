@@ -233,6 +233,10 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	if st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize {
 		d.keep(st)
 	}
+	if stream == nil {
+		// out is a file the caller syncs and renames.
+		defer d.flushBehind()()
+	}
 	verified := ""
 	if d.tree != nil {
 		verified = d.treeRoot.String()
