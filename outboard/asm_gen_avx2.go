@@ -13,7 +13,7 @@
 // shuffles, and those by 12 and 7 borrow v0's register, spilled for the
 // step. The chaining values wait on the stack between blocks.
 // lukechampine.com/blake3's AVX2 code loads message words with gathers,
-// which are slow on AMD's cores.
+// which cost more than these loads and shuffles.
 package main
 
 import (
