@@ -136,8 +136,8 @@ func findOutput(name string, fromURL bool) (output, error) {
 }
 
 // differs tells how the regular file at path differs from the one the URL
-// names, or "" when it is that file: its length and every hash the URL
-// gives match. The file is only read.
+// names, or "" when it is that file: its length and the hashes --verify
+// checks match. The file is only read.
 func (j *job) differs(ctx context.Context, path string, fi fs.FileInfo) (string, error) {
 	if j.url.Length >= 0 && fi.Size() != j.url.Length {
 		return fmt.Sprintf("%d bytes, not %d", fi.Size(), j.url.Length), nil

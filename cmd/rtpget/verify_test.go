@@ -112,3 +112,27 @@ func TestVerifyBadValue(t *testing.T) {
 		t.Errorf("left behind %q", left)
 	}
 }
+
+// TestVerifyExisting: a file already at the output name is checked against
+// the urns --verify names: with a wrong sha256 beside the right blake3, it
+// is the URL's file by default (nothing fetched) and another file with
+// --verify all (exit 1, the file left as it is).
+func TestVerifyExisting(t *testing.T) {
+	data, u, _ := serveRandom(t, 1<<20+7)
+	u.Hashes[1] = urn.New(urn.SHA256, sha256.Sum256([]byte("other bytes")))
+	out := filepath.Join(t.TempDir(), "f.bin")
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, stderr, code := summary(t, "-o", out, u.String())
+	if code != 0 || r.Fetched != 0 || !slices.Equal(r.Verified, []string{u.Hashes[0].String()}) {
+		t.Errorf("default: exit %d, %d bytes fetched, verified %q; want 0, none, the blake3 urn\n%s", code, r.Fetched, r.Verified, stderr)
+	}
+	_, stderr, code = rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "--verify", "all", "-o", out, u.String())
+	if code != 1 || !strings.Contains(stderr, "its sha256 differs") {
+		t.Errorf("--verify all: exit %d, want 1 for another file\n%s", code, stderr)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("the existing file changed (%v)", err)
+	}
+}
