@@ -36,13 +36,23 @@ func parents16avx2(out *[16][8]uint32, msgs *[16][16]uint32, zero *[2][16]uint32
 var (
 	haveGroups16 = cpu.X86.HasAVX512F
 	haveGroups8  = cpu.X86.HasAVX2
-	chunks       = chunks16
-	parents      = parents16
 )
 
-func init() {
-	if !haveGroups16 {
-		chunks, parents = chunks16avx2, parents16avx2
+// chunks and parents call the AVX-512 functions, else the AVX2 ones.
+// (Direct calls, not function values: their arguments stay on the stack.)
+func chunks(out *[16][8]uint32, data *[GroupSize]byte, ctr *[2][16]uint32) {
+	if haveGroups16 {
+		chunks16(out, data, ctr)
+	} else {
+		chunks16avx2(out, data, ctr)
+	}
+}
+
+func parents(out *[16][8]uint32, msgs *[16][16]uint32, zero *[2][16]uint32) {
+	if haveGroups16 {
+		parents16(out, msgs, zero)
+	} else {
+		parents16avx2(out, msgs, zero)
 	}
 }
 
