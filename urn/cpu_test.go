@@ -15,22 +15,6 @@ func TestFallbacks(t *testing.T) {
 	cpuoff.Rerun(t, "cpu.sha=off,cpu.avx512f=off", "cpu.sha=off,cpu.avx512f=off,cpu.avx2=off")
 }
 
-// TestFallbackTaken: in the rerun, lukechampine.com/blake3's SIMD code is
-// off as GODEBUG says (crypto/sha256's follows internal/cpu; the rerun
-// fails if the runtime does not know a setting).
-func TestFallbackTaken(t *testing.T) {
-	off := cpuoff.Off()
-	if off == "" {
-		t.Skip("only in the rerun with GODEBUG")
-	}
-	if gutsAVX512 && strings.Contains(off, "avx512f=off") {
-		t.Errorf("GODEBUG=%s, yet lukechampine.com/blake3's AVX-512 code is on", off)
-	}
-	if gutsAVX2 && strings.Contains(off, "avx2=off") {
-		t.Errorf("GODEBUG=%s, yet lukechampine.com/blake3's AVX2 code is on", off)
-	}
-}
-
 // TestKnownAnswers checks HashReader against published digests, so that a
 // fallback path is held to the standard and not to crypto/sha256, which
 // takes the same path in the same process.
