@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc deps vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan clean
+.PHONY: all build demo test cc deps vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan test-cpu clean
 
 all: build
 
@@ -22,6 +22,15 @@ vet:
 # The tests run under the race detector, which needs cgo and so a C compiler.
 test: vet build cc deps
 	$(GO) test -race -count=1 ./...
+
+# The hashing code's other CPU paths: built without assembly (-tags purego:
+# outboard's AVX-512 group hashing and crypto/sha256's SHA-NI and AVX2 code
+# left out), and switched off at run time through GODEBUG. (urn and outboard
+# also rerun their own tests with GODEBUG in every go test.)
+test-cpu:
+	$(GO) test -count=1 -tags purego ./outboard ./urn
+	$(GO) test -count=1 -tags purego -run 'Tree|Verif|Check' ./swarm
+	GODEBUG=cpu.avx512f=off,cpu.avx2=off,cpu.sha=off $(GO) test -count=1 -run 'Tree|Verif|Check' ./swarm
 
 cc:
 	@command -v gcc >/dev/null || { echo 'installing gcc for go test -race'; \

@@ -2,7 +2,7 @@
 
 package outboard
 
-const haveGroups16 = false
+const haveGroups16, haveGroups8 = false, false
 
 // groupCVs sets cvs[i] to the chaining value of group first+i, whose 16
 // KiB are at p[i*GroupSize:]. No group may be the root (the resource has

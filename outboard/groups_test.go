@@ -12,8 +12,8 @@ import (
 // for batches of every size up to two full ones, at group indexes whose
 // chunk counters need the high word, and with bytes that differ per chunk.
 func TestGroupCVs(t *testing.T) {
-	if !haveGroups16 {
-		t.Skip("no AVX-512 here: Check uses lukechampine.com/blake3 alone")
+	if !haveGroups16 && !haveGroups8 {
+		t.Skip("no AVX-512 nor AVX2 here: Check uses lukechampine.com/blake3 alone")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, 2*groupBatch*GroupSize+GroupSize)
@@ -67,8 +67,8 @@ func TestCheckFindsFlippedBit(t *testing.T) {
 }
 
 func BenchmarkGroupCVs(b *testing.B) {
-	if !haveGroups16 {
-		b.Skip("no AVX-512")
+	if !haveGroups16 && !haveGroups8 {
+		b.Skip("no AVX-512 nor AVX2")
 	}
 	data := make([]byte, 256<<10)
 	cvs := make([][8]uint32, len(data)/GroupSize)

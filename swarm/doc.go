@@ -20,9 +20,11 @@
 // 16 KiB groups on arrival: only matching bytes reach the output, and a
 // server that sends one bad group is banned at once.
 //
-// Blocks are written to the output as they arrive; the contiguous prefix is
-// read back and hashed (sha256, and blake3 when there is no tree) as it
-// grows, so the hash is ready when the last block lands. If it does not
+// Config.Verify says which of the URL's urns must match: by default one,
+// the blake3 urn when there is one (see Verify). Blocks are written to the
+// output as they arrive; when a hash is left to compute (no tree, or
+// VerifyAll and a sha256), the contiguous prefix is read back and hashed as
+// it grows, so the hash is ready when the last block lands. If it does not
 // match, every block is fetched again from a different server than the one
 // that sent it, blocks that differ are replaced, and the servers whose
 // blocks were wrong are banned.

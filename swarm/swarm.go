@@ -79,6 +79,9 @@ type Config struct {
 	// the end even when the URL names a blake3 urn whose tree a server
 	// offers. Zero means the tree is used when there is one.
 	NoTree bool
+	// Verify says which of the URL's urns must match. Zero (VerifyOne)
+	// means one: the blake3 urn when there is one, else the first.
+	Verify Verify
 	// Log zero means slog.Default().
 	Log *slog.Logger
 }
@@ -200,7 +203,7 @@ func New(cfg Config) *Download {
 // the bytes in order. With a BLAKE3 tree every byte is checked before it
 // reaches out or stream; without one, or for the URL's other hashes, the
 // bytes are verified only when Run returns nil. Run returns nil only when
-// every hash in the URL matched.
+// every hash that cfg.Verify names matched.
 func (d *Download) Run(ctx context.Context, out Output, statePath string, stream io.Writer) (*Result, error) {
 	defer close(d.finished)
 	d.out = out
@@ -254,6 +257,10 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	d.plan = newPlan(length, d.cfg.BlockSize, d.cfg.Hedge)
 	if st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize {
 		d.keep(st)
+	}
+	if stream == nil {
+		// out is a file the caller syncs and renames.
+		defer d.flushBehind()()
 	}
 	verified := ""
 	if d.tree != nil {
@@ -336,7 +343,7 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		p.mu.Unlock()
 	}
 	res := d.result()
-	res.Verified = urns(d.cfg.URL)
+	res.Verified = d.verified()
 	return res, nil
 }
 
@@ -378,34 +385,6 @@ func (d *Download) wait(ctx context.Context, peersDone <-chan struct{}, save fun
 			return ctx.Err()
 		}
 	}
-}
-
-// kinds returns the hash kinds the URL names: only those are computed.
-func (d *Download) kinds() []urn.Kind {
-	var ks []urn.Kind
-	for _, h := range d.cfg.URL.Hashes {
-		if !slices.Contains(ks, h.Kind) {
-			ks = append(ks, h.Kind)
-		}
-	}
-	return ks
-}
-
-// verify checks the sums against every hash the URL gives; with a tree,
-// the blake3 ones were checked on arrival.
-func (d *Download) verify(s urn.Sums) error {
-	for _, h := range d.cfg.URL.Hashes {
-		if d.tree != nil && h.Kind == urn.BLAKE3 {
-			if h != d.treeRoot {
-				return fmt.Errorf("%w: want %s, got %s", ErrMismatch, h, d.treeRoot)
-			}
-			continue
-		}
-		if s.Of(h.Kind) != h.Sum {
-			return fmt.Errorf("%w: want %s, got %s", ErrMismatch, h, urn.New(h.Kind, s.Of(h.Kind)))
-		}
-	}
-	return nil
 }
 
 // keep marks the blocks the resume state lists as done. With a tree, those

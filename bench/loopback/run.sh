@@ -1,37 +1,47 @@
 #!/usr/bin/env bash
 # rtpget (verified) against curl (unverified) on loopback: one rtpd and one
-# nginx serve the same file; the two downloads alternate, each writing a file
-# in the same folder, and the medians are compared.
+# nginx serve the same file; the downloads alternate, each writing a file in
+# the same folder, and the medians are compared.
 #
-#   bench/loopback/run.sh [-s SIZE_MB] [-n RUNS] [-H]      (from the module root)
+#   bench/loopback/run.sh [-s SIZE_MB] [-n RUNS] [-H] [-G GODEBUG] [-t TAGS]
 #
-# -H keeps one core busy with a shell loop during every run, as a crude
-# stand-in for a contended host.
+# (from the module root). -H keeps one core busy with a shell loop during
+# every run, as a crude stand-in for a contended host. -G runs rtpd and
+# rtpget with GODEBUG set, to switch CPU features off: -G
+# cpu.avx512f=off,cpu.sha=off,cpu.avx2=off leaves crypto/sha256 and
+# outboard's group hashing without SHA-NI, AVX-512 and AVX2 (x/sys/cpu then
+# warns that it does not know "sha"; lukechampine.com/blake3 reads the CPU
+# through klauspost/cpuid, which ignores GODEBUG). -t builds both binaries
+# with those build tags, e.g. -t purego (no assembly in crypto/sha256 nor in
+# outboard).
 #
-# rtpget runs three times per round: with the URL rtpd url prints by
-# default (blake3 and sha256, both verified), with a blake3-only URL
-# (rtpd url --hash blake3), checked on arrival against rtpd's BLAKE3 tree
-# (both with rtpget's default sessions and window for a one-server URL: one
-# more session than cores, 4 READs each), and the latter with 2 sessions of
-# 8 READs, the defaults before this script's figures of 2026-11-22 (4th). sha256 runs at about 220 MB/s on this
-# project's machines (no SHA-NI), which bounds the first. The client's CPU
-# seconds (user + sys) are printed beside the wall times. Each round runs
-# curl and the blake3-URL rtpget back to back, then the other two.
+# Each round runs, back to back: curl; rtpget with the URL rtpd url prints
+# by default (blake3 and sha256; rtpget's default --verify one checks the
+# blake3 urn as the bytes arrive, against rtpd's tree); rtpget with a
+# blake3-only URL (rtpd url --hash blake3); and rtpget --verify all with the
+# default URL, which also hashes the file's sha256 in one more pass, in
+# order. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
+# /proc) are printed beside the wall times. Every run starts after a sync,
+# so none flushes another's dirty pages; rtpget syncs its file before it
+# renames it, curl does not.
 set -euo pipefail
 size_mb=512
 runs=5
 hog=
-while getopts "s:n:H" o; do
+godebug=
+tags=
+while getopts "s:n:HG:t:" o; do
 	case $o in
 	s) size_mb=$OPTARG ;;
 	n) runs=$OPTARG ;;
 	H) hog=1 ;;
-	*) echo "usage: $0 [-s SIZE_MB] [-n RUNS] [-H]" >&2; exit 2 ;;
+	G) godebug=$OPTARG ;;
+	t) tags=$OPTARG ;;
+	*) echo "usage: $0 [-s SIZE_MB] [-n RUNS] [-H] [-G GODEBUG] [-t TAGS]" >&2; exit 2 ;;
 	esac
 done
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
-make -s build
 
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers run as another user
@@ -42,6 +52,9 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+go build -tags "$tags" -o "$work/bin/" ./cmd/rtpd ./cmd/rtpget
+rtpd=$work/bin/rtpd
+rtpget=$work/bin/rtpget
 mkdir -p "$work/blobs" "$work/out" "$work/nginx"
 head -c $((size_mb * 1000000)) /dev/urandom >"$work/blobs/file.bin"
 
@@ -68,56 +81,70 @@ http {
 CONF
 nginx -c "$work/nginx/nginx.conf" &
 pids+=($!)
-bin/rtpd serve --listen 'tcp!127.0.0.1!18877' "$work/blobs" 2>"$work/rtpd.log" &
-pids+=($!)
+GODEBUG=$godebug "$rtpd" serve --listen 'tcp!127.0.0.1!18877' "$work/blobs" 2>"$work/rtpd.log" &
+rtpd_pid=$!
+pids+=($rtpd_pid)
 for _ in $(seq 600); do grep -q 'listening on' "$work/rtpd.log" && break; sleep 0.1; done
 grep -q 'listening on' "$work/rtpd.log" || { cat "$work/rtpd.log"; exit 1; }
-both=$(bin/rtpd url --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
-b3=$(bin/rtpd url --hash blake3 --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
+nginx_pid=
+for _ in $(seq 100); do
+	nginx_pid=$(pgrep -P "$(cat "$work/nginx/nginx.pid" 2>/dev/null || echo 1)" nginx | head -1)
+	[ -n "$nginx_pid" ] && break
+	sleep 0.1
+done
+[ -n "$nginx_pid" ] || { echo "no nginx worker"; cat "$work/nginx/error.log"; exit 1; }
+both=$("$rtpd" url --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
+b3=$("$rtpd" url --hash blake3 --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
+tck=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$tck" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 
-# run NAME CMD...: time one run (after a sync, so no run flushes another's
-# dirty pages), check its output, and append "wall user+sys" to $work/NAME.
+# run NAME SERVER_PID CMD...: time one run (after a sync), check its output,
+# and append "wall client-cpu server-cpu" to $work/NAME.
 run() {
-	local name=$1 t0 t1
-	shift
+	local name=$1 spid=$2 t0 t1 s0 s1
+	shift 2
 	rm -f "$work/out/$name.bin"
 	sync
+	s0=$(cpu_of "$spid")
 	t0=$(date +%s.%N)
-	/usr/bin/time -f '%U %S' -o "$work/cpu" "$@" >/dev/null
+	/usr/bin/time -f '%U %S' -o "$work/cpu" "$@" >/dev/null 2>>"$work/client.log"
 	t1=$(date +%s.%N)
-	cmp -s "$work/out/$name.bin" "$work/blobs/file.bin" || { echo "$name: output differs"; exit 1; }
-	echo "$(echo "$t1 - $t0" | bc) $(awk '{print $1 + $2}' "$work/cpu")" >>"$work/$name"
+	s1=$(cpu_of "$spid")
+	cmp -s "$work/out/$name.bin" "$work/blobs/file.bin" || { echo "$name: output differs"; tail "$work/client.log"; exit 1; }
+	echo "$(echo "$t1 - $t0" | bc) $(awk '{print $1 + $2}' "$work/cpu") $(echo "$s1 - $s0" | bc)" >>"$work/$name"
 	rm -f "$work/out/$name.bin"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(curl b3 both b3s2w8)
+names=(curl both b3 all)
 declare -A what=(
 	[curl]="curl from nginx, unverified"
-	[both]="rtpget, blake3+sha256 URL (rtpd url default)"
-	[b3]="rtpget, blake3 URL (rtpd url --hash blake3)"
-	[b3s2w8]="rtpget --sessions 2 --window 8, blake3 URL"
+	[both]="rtpget, rtpd url's URL (blake3+sha256)"
+	[b3]="rtpget, blake3-only URL"
+	[all]="rtpget --verify all, rtpd url's URL"
 )
 if [ -n "$hog" ]; then
 	sh -c 'while :; do :; done' &
 	pids+=($!)
 	echo "one core kept busy by a shell loop (pid $!)"
 fi
-echo "file: $size_mb MB; $runs rounds, alternating: ${names[*]}"
+echo "file: $size_mb MB; $runs rounds, alternating: ${names[*]}; GODEBUG=${godebug:-(none)} tags=${tags:-(none)}"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores, flags:$(grep -m1 -o -w -e sha_ni -e avx512f -e avx2 /proc/cpuinfo | sort -u | tr '\n' ' ')"
 for n in "${names[@]}"; do : >"$work/$n"; done
 for r in $(seq "$runs"); do
-	run curl curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
-	run b3 bin/rtpget -q -o "$work/out/b3.bin" "$b3"
-	run both bin/rtpget -q -o "$work/out/both.bin" "$both"
-	run b3s2w8 bin/rtpget -q --sessions 2 --window 8 -o "$work/out/b3s2w8.bin" "$b3"
+	run curl "$nginx_pid" curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
+	run both "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/both.bin" "$both"
+	run b3 "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/b3.bin" "$b3"
+	run all "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q --verify all -o "$work/out/all.bin" "$both"
 	line="round $r:"
 	for n in "${names[@]}"; do line+=" $n $(tail -1 "$work/$n" | cut -d' ' -f1)s"; done
 	echo "$line"
 done
 mc=$(cut -d' ' -f1 "$work/curl" | median)
-printf '%-50s %9s %8s %14s\n' "median of $runs" "wall" "x curl" "client CPU s"
+printf '%-42s %9s %8s %10s %10s\n' "median of $runs" "wall" "x curl" "client s" "server s"
 for n in "${names[@]}"; do
 	w=$(cut -d' ' -f1 "$work/$n" | median)
 	c=$(cut -d' ' -f2 "$work/$n" | median)
-	printf '%-50s %8.3fs %8.2f %14.2f\n' "${what[$n]}" "$w" "$(echo "$w / $mc" | bc -l)" "$c"
+	s=$(cut -d' ' -f3 "$work/$n" | median)
+	printf '%-42s %8.3fs %8.2f %10.2f %10.2f\n' "${what[$n]}" "$w" "$(echo "$w / $mc" | bc -l)" "$c" "$s"
 done

@@ -39,6 +39,7 @@ const (
 	flagMaxSess  = "max-sessions"
 	flagInFlight = "max-inflight"
 	flagNoTree   = "no-tree"
+	flagVerify   = "verify"
 	flagResolve  = "resolve"
 	flagKnown    = "known-hosts"
 	flagInput    = "input-file"
@@ -84,6 +85,7 @@ func getApp() *cli.App {
 			&cli.IntFlag{Name: flagMaxSess, Usage: "most sessions per server: on a path with a round trip of 5 ms or more, sessions are added one at a time while each makes the server faster (16 in all at most); equal to --sessions, none are added", DefaultText: "8", EnvVars: envVar(flagMaxSess)},
 			&cli.IntFlag{Name: flagInFlight, Usage: "most MiB of READs in flight in the whole download beyond each session's --window: what sockets and QUIC buffers may hold for it", Value: 64, EnvVars: envVar(flagInFlight)},
 			&cli.BoolFlag{Name: flagNoTree, Usage: "do not fetch the BLAKE3 tree to check bytes as they arrive: verify the whole file at the end", EnvVars: envVar(flagNoTree)},
+			&cli.StringFlag{Name: flagVerify, Value: "one", Usage: "which of the URL's hashes must match: one (its blake3 urn, checked as bytes arrive when a server offers the tree; else its first urn) or all (every urn it names: the others cost one more pass over the file)", EnvVars: envVar(flagVerify)},
 			&cli.BoolFlag{Name: flagInsecure, Aliases: []string{"k"}, Usage: "do not verify TLS certificates, nor a Gemini server's against known hosts (the content is still verified by hash)", EnvVars: envVar(flagInsecure)},
 			&cli.BoolFlag{Name: flagResolve, Usage: "print the rtp: URL a gemini+rtp:// name resolves to, and download nothing", EnvVars: envVar(flagResolve)},
 			&cli.StringFlag{Name: flagKnown, Usage: "file pinning Gemini servers' certificates on first use (default $XDG_CONFIG_HOME/rtpget/known_hosts)", EnvVars: envVar(flagKnown)},
@@ -152,6 +154,8 @@ type getter struct {
 	// claim, when set, reserves an output name for line n of a list; it
 	// fails if another line writes that name.
 	claim func(n int, name string) error
+	// verify is --verify.
+	verify swarm.Verify
 }
 
 // newGetter checks the flags every download uses; a bad one exits 2.
@@ -182,7 +186,11 @@ func newGetter(c *cli.Context) (*getter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &getter{c: c, opts: opts, log: log, bars: true}, nil
+	verify, err := swarm.ParseVerify(c.String(flagVerify))
+	if err != nil {
+		return nil, cli.Exit(err.Error(), 2)
+	}
+	return &getter{c: c, opts: opts, log: log, bars: true, verify: verify}, nil
 }
 
 // fetch resolves t (line n of a list, 0 for the argument) if it is a
@@ -221,7 +229,7 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 			URL: u, Client: g.opts, Log: log,
 			Stall: c.Duration(flagStall), RetryFor: c.Duration(flagRetryFor), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
 			MaxSessions: c.Int(flagMaxSess), MaxInFlight: int64(c.Int(flagInFlight)) << 20,
-			NoTree: c.Bool(flagNoTree),
+			NoTree: c.Bool(flagNoTree), Verify: g.verify,
 		},
 	}
 	if err := j.run(ctx); err != nil {

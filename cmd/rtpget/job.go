@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/swarm"
@@ -132,7 +133,7 @@ func (j *job) toFile(ctx context.Context) error {
 		dir.Close()
 	}
 	if !j.quiet && !j.json {
-		fmt.Fprintf(os.Stderr, "%s: %d bytes in %.1fs, verified %s\n", show(j.name), res.Length, res.Seconds, j.url.Hashes[0])
+		fmt.Fprintf(os.Stderr, "%s: %d bytes in %.1fs, verified %s\n", show(j.name), res.Length, res.Seconds, strings.Join(res.Verified, " "))
 	}
 	return nil
 }
@@ -176,7 +177,7 @@ func (j *job) rename(part string, o output) error {
 // nothing was fetched.
 func (j *job) complete(n int64) {
 	res := &swarm.Result{Length: n, Kept: n, Servers: []swarm.ServerResult{}}
-	for _, h := range j.url.Hashes {
+	for _, h := range swarm.Checked(j.url, j.cfg.Verify) {
 		res.Verified = append(res.Verified, h.String())
 	}
 	switch {
@@ -185,7 +186,7 @@ func (j *job) complete(n int64) {
 	case j.json:
 		j.encode(os.Stdout, fileSummary{Result: res, AlreadyComplete: true})
 	case !j.quiet:
-		fmt.Fprintf(os.Stderr, "%s: already complete, %d bytes, verified %s; nothing fetched\n", show(j.name), n, j.url.Hashes[0])
+		fmt.Fprintf(os.Stderr, "%s: already complete, %d bytes, verified %s; nothing fetched\n", show(j.name), n, strings.Join(res.Verified, " "))
 	}
 }
 
@@ -210,7 +211,7 @@ func (j *job) toDevice(ctx context.Context, path string) error {
 		return fmt.Errorf("writing into %s: %w", show(j.name), err)
 	}
 	if !j.quiet && !j.json {
-		fmt.Fprintf(os.Stderr, "%s: %d bytes in %.1fs, verified %s\n", show(j.name), res.Length, res.Seconds, j.url.Hashes[0])
+		fmt.Fprintf(os.Stderr, "%s: %d bytes in %.1fs, verified %s\n", show(j.name), res.Length, res.Seconds, strings.Join(res.Verified, " "))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rtp-project/rtp/swarm"
 	"github.com/rtp-project/rtp/urn"
 )
 
@@ -135,8 +136,8 @@ func findOutput(name string, fromURL bool) (output, error) {
 }
 
 // differs tells how the regular file at path differs from the one the URL
-// names, or "" when it is that file: its length and every hash the URL
-// gives match. The file is only read.
+// names, or "" when it is that file: its length and the hashes --verify
+// checks match. The file is only read.
 func (j *job) differs(ctx context.Context, path string, fi fs.FileInfo) (string, error) {
 	if j.url.Length >= 0 && fi.Size() != j.url.Length {
 		return fmt.Sprintf("%d bytes, not %d", fi.Size(), j.url.Length), nil
@@ -146,8 +147,9 @@ func (j *job) differs(ctx context.Context, path string, fi fs.FileInfo) (string,
 		return "", err
 	}
 	defer f.Close()
+	checked := swarm.Checked(j.url, j.cfg.Verify)
 	var kinds []urn.Kind
-	for _, h := range j.url.Hashes {
+	for _, h := range checked {
 		kinds = append(kinds, h.Kind)
 	}
 	j.log.Info("checking the existing file's hash", "file", path, "bytes", fi.Size())
@@ -155,7 +157,7 @@ func (j *job) differs(ctx context.Context, path string, fi fs.FileInfo) (string,
 	if err != nil {
 		return "", err
 	}
-	for _, h := range j.url.Hashes {
+	for _, h := range checked {
 		if sums.Of(h.Kind) != h.Sum {
 			return "its " + h.Kind.String() + " differs", nil
 		}
