@@ -182,9 +182,6 @@ func serve(c *cli.Context) error {
 		}
 		lns = append(lns, l)
 	}
-	if slices.ContainsFunc(dials, func(d rtpurl.Dial) bool { return d.Proto != rtpurl.QUIC }) {
-		logTCP(log, tcpReport)
-	}
 	if len(advertise) == 0 {
 		for _, l := range lns {
 			advertise = append(advertise, l.Dial)
@@ -246,6 +243,11 @@ func serve(c *cli.Context) error {
 	indexed.Store(true)
 
 	go disk.Watch(ctx, c.Duration(flagRescan))
+	// Said with the listeners, once all are bound: a failed start prints
+	// only its reason.
+	if slices.ContainsFunc(dials, func(d rtpurl.Dial) bool { return d.Proto != rtpurl.QUIC }) {
+		logTCP(log, tcpReport)
+	}
 	for _, l := range lns {
 		log.Info("listening on "+l.Dial.String(), "dial", l.Dial.String())
 		wg.Add(1)
