@@ -42,8 +42,8 @@ func (s *Server) Listen(d rtpurl.Dial, tlsConf *tls.Config) (*Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rep.NotSentLowat > 0 {
-			ln = &lowatListener{Listener: ln, rep: rep, log: s.log}
+		if rep.NotSentLowat > 0 || rep.setCongestion != "" {
+			ln = &acceptListener{Listener: ln, rep: rep, log: s.log}
 		}
 		l := &Listener{Dial: rtpurl.DialFromAddr(d.Proto, ln.Addr()), tcp: ln}
 		if d.Proto == rtpurl.TLS {

@@ -119,25 +119,24 @@ func (s *Server) tcpReport() (TCPReport, error) {
 	return s.tcp.rep, s.tcp.err
 }
 
-// lowatListener sets TCP_NOTSENT_LOWAT on the connections it accepts, which
-// (unlike the congestion control and the send buffer) do not inherit it from
-// the listening socket.
-type lowatListener struct {
+// acceptListener sets on the connections it accepts what they may not
+// inherit from the listening socket (TCPReport.setAccepted).
+type acceptListener struct {
 	net.Listener
 	rep TCPReport
 	log *slog.Logger
 }
 
-func (l *lowatListener) Accept() (net.Conn, error) {
+func (l *acceptListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
-			err = l.rep.setLowat(rc)
+			err = l.rep.setAccepted(rc)
 			if err != nil {
-				l.log.Debug("tcp not-sent low-water mark not set", "remote", c.RemoteAddr(), "err", err)
+				l.log.Debug("tcp socket option not set", "remote", c.RemoteAddr(), "err", err)
 			}
 		}
 	}

@@ -113,11 +113,23 @@ func (r TCPReport) control(_, _ string, c syscall.RawConn) error {
 	return serr
 }
 
-// setLowat sets r's TCP_NOTSENT_LOWAT on an accepted connection.
-func (r TCPReport) setLowat(c syscall.RawConn) error {
+// setAccepted sets on an accepted connection what it does not inherit from
+// the listening socket: TCP_NOTSENT_LOWAT, and the congestion control again,
+// since a route's congctl replaces the listener's in every connection
+// accepted over that route (unless the route locks it).
+func (r TCPReport) setAccepted(c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, r.NotSentLowat)
+		if r.setCongestion != "" {
+			if err := unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, r.setCongestion); err != nil {
+				serr = fmt.Errorf("tcp congestion control %s: %w", r.setCongestion, err)
+			}
+		}
+		if r.NotSentLowat > 0 {
+			if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, r.NotSentLowat); err != nil && serr == nil {
+				serr = fmt.Errorf("tcp not-sent low-water mark: %w", err)
+			}
+		}
 	})
 	if err != nil {
 		return err

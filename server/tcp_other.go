@@ -20,4 +20,4 @@ func (o TCPOptions) Resolve() (TCPReport, error) {
 
 func (r TCPReport) control(_, _ string, _ syscall.RawConn) error { return nil }
 
-func (r TCPReport) setLowat(_ syscall.RawConn) error { return nil }
+func (r TCPReport) setAccepted(_ syscall.RawConn) error { return nil }
