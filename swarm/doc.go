@@ -20,8 +20,9 @@
 // 16 KiB groups on arrival: only matching bytes reach the output, and a
 // server that sends one bad group is banned at once.
 //
-// Config.Verify says which of the URL's urns must match: by default one,
-// the blake3 urn when there is one (see Verify). Blocks are written to the
+// Config.Verify says which of the URL's urns must match: by default every
+// one, as the wire contract asks; VerifyOne only the blake3 urn when there
+// is one (see Verify). Blocks are written to the
 // output as they arrive; when a hash is left to compute (no tree, or
 // VerifyAll and a sha256), the contiguous prefix is read back and hashed as
 // it grows, so the hash is ready when the last block lands. If it does not

@@ -38,9 +38,11 @@ type Config struct {
 	// buffers and endgame copies may hold. Zero means 64 MiB.
 	MaxInFlight int64
 	// Sessions is the fewest sessions per server. Zero means, when the URL
-	// names one server, one more than the cores (2 to 4), so that while one
-	// session waits on its socket or on the file another keeps each core
-	// receiving and checking; with several servers, 1. On a path whose
+	// names one host (over one transport or several), one more than the
+	// cores (2 to 4), so that while one session waits on its socket or on
+	// the file another keeps each core receiving and checking, and a
+	// transport that path probing finds slow (QUIC under loss) leaves the
+	// other as many sessions as a URL naming it alone; with several hosts, 1. On a path whose
 	// round trip is 5 ms or more, sessions are added one at a time while
 	// each makes the server faster, up to MaxSessions.
 	Sessions int
@@ -79,8 +81,9 @@ type Config struct {
 	// the end even when the URL names a blake3 urn whose tree a server
 	// offers. Zero means the tree is used when there is one.
 	NoTree bool
-	// Verify says which of the URL's urns must match. Zero (VerifyOne)
-	// means one: the blake3 urn when there is one, else the first.
+	// Verify says which of the URL's urns must match. Zero (VerifyAll)
+	// means every one, as the wire contract asks; VerifyOne the blake3 urn
+	// when there is one, else the first.
 	Verify Verify
 	// Log zero means slog.Default().
 	Log *slog.Logger
@@ -92,7 +95,7 @@ func (c *Config) setDefaults() {
 	}
 	if c.Sessions <= 0 {
 		c.Sessions = 1
-		if c.URL != nil && len(c.URL.Servers) == 1 {
+		if c.URL != nil && oneHost(c.URL.Servers) {
 			c.Sessions = min(max(runtime.NumCPU()+1, 2), 4)
 		}
 	}
@@ -127,6 +130,16 @@ func (c *Config) setDefaults() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+}
+
+// oneHost reports whether every dial string names the same host.
+func oneHost(ds []rtpurl.Dial) bool {
+	for _, d := range ds {
+		if d.Host != ds[0].Host {
+			return false
+		}
+	}
+	return len(ds) > 0
 }
 
 // Output is where the bytes go: usually the .part file.

@@ -14,19 +14,20 @@ import (
 // make bytes match a 256-bit hash it did not choose: against the servers,
 // one urn proves as much as all of them. Checking the others only catches
 // a URL that contradicts itself, such as a sha256 the user trusts from a
-// published list beside a blake3 someone else chose. VerifyAll is for
-// that user; the default checks one, the one that costs least.
+// published list beside a blake3 someone else chose. The wire contract
+// says a client verifies every urn it knows, so that is the default
+// (VerifyAll); VerifyOne is for a user who asks for the cheaper check.
 type Verify int
 
 const (
+	// VerifyAll checks every urn the URL names; with a tree, the others
+	// are hashed in one more pass over the file, in order.
+	VerifyAll Verify = iota
 	// VerifyOne checks one urn: the first blake3 one when the URL names
 	// one (on arrival against its tree when a server offers it, else
 	// whole at the end), else the first urn. The URL's other urns are not
 	// computed, and Result.Verified does not list them.
-	VerifyOne Verify = iota
-	// VerifyAll checks every urn the URL names; with a tree, the others
-	// are hashed in one more pass over the file, in order.
-	VerifyAll
+	VerifyOne
 )
 
 // ParseVerify parses "one" or "all".

@@ -16,11 +16,11 @@
 # outboard).
 #
 # Each round runs, back to back: curl; rtpget with the URL rtpd url prints
-# by default (blake3 and sha256; rtpget's default --verify one checks the
-# blake3 urn as the bytes arrive, against rtpd's tree); rtpget with a
-# blake3-only URL (rtpd url --hash blake3); and rtpget --verify all with the
-# default URL, which also hashes the file's sha256 in one more pass, in
-# order. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
+# by default (blake3 and sha256; rtpget's default, --verify all, checks the
+# blake3 urn as the bytes arrive, against rtpd's tree, and the sha256 in one
+# more pass, in order); rtpget with a blake3-only URL (rtpd url --hash
+# blake3); and rtpget --verify one with the default URL, which checks the
+# blake3 urn only. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
 # /proc) are printed beside the wall times. Every run starts after a sync,
 # so none flushes another's dirty pages; rtpget syncs its file before it
 # renames it, curl does not.
@@ -116,12 +116,12 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(curl both b3 all)
+names=(curl both b3 one)
 declare -A what=(
 	[curl]="curl from nginx, unverified"
 	[both]="rtpget, rtpd url's URL (blake3+sha256)"
 	[b3]="rtpget, blake3-only URL"
-	[all]="rtpget --verify all, rtpd url's URL"
+	[one]="rtpget --verify one, rtpd url's URL"
 )
 if [ -n "$hog" ]; then
 	sh -c 'while :; do :; done' &
@@ -135,7 +135,7 @@ for r in $(seq "$runs"); do
 	run curl "$nginx_pid" curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
 	run both "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/both.bin" "$both"
 	run b3 "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/b3.bin" "$b3"
-	run all "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q --verify all -o "$work/out/all.bin" "$both"
+	run one "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q --verify one -o "$work/out/one.bin" "$both"
 	line="round $r:"
 	for n in "${names[@]}"; do line+=" $n $(tail -1 "$work/$n" | cut -d' ' -f1)s"; done
 	echo "$line"

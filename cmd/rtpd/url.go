@@ -18,7 +18,7 @@ func urlCommand() *cli.Command {
 		ArgsUsage:    "FILE...",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: flagHash, Value: "both", Usage: "which urns to list: both (blake3 first), blake3 or sha256; a client verifies every one it knows, and blake3 is about ten times faster to verify here", EnvVars: envVar(flagHash)},
+			&cli.StringFlag{Name: flagHash, Value: "both", Usage: "which urns to list: both (blake3 first), blake3 or sha256; rtpget checks the blake3 urn (against its tree as bytes arrive), and every urn with --verify all", EnvVars: envVar(flagHash)},
 			&cli.StringSliceFlag{Name: flagServer, Usage: "dial string of a server that holds the files, repeatable (default tcp!HOSTNAME!7777)", EnvVars: envVar(flagServer)},
 		},
 		Action: printURLs,

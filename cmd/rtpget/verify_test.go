@@ -14,12 +14,12 @@ import (
 	"github.com/rtp-project/rtp/urn"
 )
 
-// TestVerifyWhichHashes: --verify one (the default) checks the URL's blake3
-// urn and nothing else, so a URL whose sha256 is wrong but whose blake3 is
-// right downloads, and says it verified the blake3 urn only; --verify all
-// (or RTPGET_VERIFY=all) fails that download with exit 1 and leaves nothing
-// behind, with the tree and without it. The default never falls back to
-// another urn when the blake3 one does not match.
+// TestVerifyWhichHashes: by default (--verify all, as the wire contract
+// asks) a URL whose sha256 is wrong but whose blake3 is right fails with
+// exit 1 and leaves nothing behind, with the tree and without it; --verify
+// one (or RTPGET_VERIFY=one) checks the blake3 urn and nothing else, so the
+// same URL downloads and says it verified the blake3 urn only. --verify one
+// never falls back to another urn when the blake3 one does not match.
 func TestVerifyWhichHashes(t *testing.T) {
 	blobs := t.TempDir()
 	data, u := writeRandom(t, blobs, "f.bin", 3<<20+12345)
@@ -42,14 +42,15 @@ func TestVerifyWhichHashes(t *testing.T) {
 		verified []urn.Hash // when ok
 		tree     bool       // when ok: checked on arrival
 	}{
-		{"sha256 wrong, default", nil, nil, withHashes(b3, wrongSHA), true, []urn.Hash{b3}, true},
-		{"sha256 wrong, blake3 listed second, default", nil, nil, withHashes(wrongSHA, b3), true, []urn.Hash{b3}, true},
+		{"sha256 wrong, default", nil, nil, withHashes(b3, wrongSHA), false, nil, false},
+		{"sha256 wrong, --verify one", nil, []string{"--verify", "one"}, withHashes(b3, wrongSHA), true, []urn.Hash{b3}, true},
+		{"sha256 wrong, blake3 listed second, --verify one", nil, []string{"--verify", "one"}, withHashes(wrongSHA, b3), true, []urn.Hash{b3}, true},
 		{"sha256 wrong, --verify one --no-tree", nil, []string{"--verify", "one", "--no-tree"}, withHashes(b3, wrongSHA), true, []urn.Hash{b3}, false},
-		{"sha256 wrong, --verify all", nil, []string{"--verify", "all"}, withHashes(b3, wrongSHA), false, nil, false},
-		{"sha256 wrong, RTPGET_VERIFY=all", []string{"RTPGET_VERIFY=all"}, nil, withHashes(b3, wrongSHA), false, nil, false},
+		{"sha256 wrong, RTPGET_VERIFY=one", []string{"RTPGET_VERIFY=one"}, nil, withHashes(b3, wrongSHA), true, []urn.Hash{b3}, true},
 		{"sha256 wrong, --verify all --no-tree", nil, []string{"--verify", "all", "--no-tree"}, withHashes(b3, wrongSHA), false, nil, false},
+		{"blake3 wrong, --verify one", nil, []string{"--verify", "one"}, withHashes(wrongB3, sha), false, nil, false},
 		{"blake3 wrong, default", nil, nil, withHashes(wrongB3, sha), false, nil, false},
-		{"both right, --verify all", nil, []string{"--verify", "all"}, withHashes(b3, sha), true, []urn.Hash{b3, sha}, true},
+		{"both right, default", nil, nil, withHashes(b3, sha), true, []urn.Hash{b3, sha}, true},
 		{"sha256 only, default", nil, nil, withHashes(sha), true, []urn.Hash{sha}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,7 +95,7 @@ func TestVerifyFinalLine(t *testing.T) {
 	b3 := u.Hashes[0]
 	u.Hashes = []urn.Hash{u.Hashes[1], b3} // sha256 first
 	out := filepath.Join(t.TempDir(), "f.bin")
-	_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "-o", out, u.String())
+	_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "--verify", "one", "-o", out, u.String())
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(stderr), "verified "+b3.String()) {
 		t.Errorf("exit %d, stderr %q: want a last line ending in verified %s", code, stderr, b3)
 	}
@@ -115,8 +116,8 @@ func TestVerifyBadValue(t *testing.T) {
 
 // TestVerifyExisting: a file already at the output name is checked against
 // the urns --verify names: with a wrong sha256 beside the right blake3, it
-// is the URL's file by default (nothing fetched) and another file with
-// --verify all (exit 1, the file left as it is).
+// is the URL's file with --verify one (nothing fetched) and another file by
+// default, --verify all (exit 1, the file left as it is).
 func TestVerifyExisting(t *testing.T) {
 	data, u, _ := serveRandom(t, 1<<20+7)
 	u.Hashes[1] = urn.New(urn.SHA256, sha256.Sum256([]byte("other bytes")))
@@ -124,13 +125,13 @@ func TestVerifyExisting(t *testing.T) {
 	if err := os.WriteFile(out, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, stderr, code := summary(t, "-o", out, u.String())
+	r, stderr, code := summary(t, "--verify", "one", "-o", out, u.String())
 	if code != 0 || r.Fetched != 0 || !slices.Equal(r.Verified, []string{u.Hashes[0].String()}) {
-		t.Errorf("default: exit %d, %d bytes fetched, verified %q; want 0, none, the blake3 urn\n%s", code, r.Fetched, r.Verified, stderr)
+		t.Errorf("--verify one: exit %d, %d bytes fetched, verified %q; want 0, none, the blake3 urn\n%s", code, r.Fetched, r.Verified, stderr)
 	}
-	_, stderr, code = rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "--verify", "all", "-o", out, u.String())
+	_, stderr, code = rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "-o", out, u.String())
 	if code != 1 || !strings.Contains(stderr, "its sha256 differs") {
-		t.Errorf("--verify all: exit %d, want 1 for another file\n%s", code, stderr)
+		t.Errorf("default: exit %d, want 1 for another file\n%s", code, stderr)
 	}
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("the existing file changed (%v)", err)
