@@ -192,7 +192,11 @@ func TestLagSlowPathSteered(t *testing.T) {
 		lagProxy(t, ts[0].dial, 10*time.Millisecond, 0, &pace{rate: 30e6}),
 		lagProxy(t, ts[1].dial, 10*time.Millisecond, 0, &pace{rate: 1e6}),
 	}
-	res := lagRun(t, Config{URL: u}, data)
+	// One session each, as for two hosts: both proxies listen on
+	// 127.0.0.1, which the default would take for one host and give each
+	// several sessions, so that the fast one may have assigned every block
+	// before the slow one is judged.
+	res := lagRun(t, Config{URL: u, Sessions: 1}, data)
 	fast, slow := res.Servers[0], res.Servers[1]
 	if slow.Path != PathSlow && slow.Path != PathProbing {
 		t.Errorf("the slow path ended %s, want slow or probing", slow.Path)
