@@ -80,10 +80,14 @@ type pathCtl struct {
 	phase   addPhase
 	base    float64   // the rate before the last session was added, or when adding stopped
 	changed time.Time // when the session count last changed
-	slow    bool
+	// path is PathSlow or PathProbing while steer holds the path slow,
+	// else zero; setPath publishes it.
+	path    PathState
 	probeAt time.Time // slow: when its windows are given back; probing: when the probe ends
-	probing bool
 }
+
+// slow reports whether steer holds the path slow, probing it or not.
+func (c *pathCtl) slow() bool { return c.path == PathSlow || c.path == PathProbing }
 
 type rateSample struct {
 	at    time.Time
@@ -132,7 +136,7 @@ func (d *Download) steer(ctx context.Context, now time.Time) {
 		p.mu.Lock()
 		p.measured = rates[i]
 		p.mu.Unlock()
-		if full[i] && !p.ctl.slow {
+		if full[i] && !p.ctl.slow() {
 			best = max(best, rates[i])
 		}
 	}
@@ -151,38 +155,40 @@ func (d *Download) steer(ctx context.Context, now time.Time) {
 		}
 		c := &p.ctl
 		switch {
-		case c.slow && c.probing && !now.Before(c.probeAt):
-			c.probing = false
+		case c.path == PathProbing && !now.Before(c.probeAt):
 			if full[i] && rates[i]*slowShare >= best {
-				c.slow = false
 				p.setPath(PathSteady)
-				p.limit.Store(0)
 				d.log.Info("path no longer slow", "server", p.dial, "rate", int64(rates[i]))
 			} else {
 				c.probeAt = now.Add(slowProbeEvery)
 				p.setPath(PathSlow)
-				p.limit.Store(1)
 			}
-		case c.slow && !c.probing && !now.Before(c.probeAt):
-			c.probing = true
+		case c.path == PathSlow && !now.Before(c.probeAt):
 			c.samples = c.samples[len(c.samples)-1:]
 			c.probeAt = now.Add(max(slowProbeFor, 2*p.period()))
 			p.setPath(PathProbing)
-			p.limit.Store(0)
 			d.plan.nudge()
-		case !c.slow && spare && live > 1 && full[i] && best > 0 && rates[i]*slowShare < best:
-			c.slow, c.probeAt = true, now.Add(slowProbeEvery)
+		case !c.slow() && spare && live > 1 && full[i] && best > 0 && rates[i]*slowShare < best:
+			c.probeAt = now.Add(slowProbeEvery)
 			p.setPath(PathSlow)
-			p.limit.Store(1)
 			d.log.Info("path slow: one READ in flight", "server", p.dial, "rate", int64(rates[i]), "best", int64(best))
 		}
-		if !c.slow && full[i] {
+		if !c.slow() && full[i] {
 			total += d.addSessions(ctx, p, rates[i], total, now)
 		}
 	}
 }
 
+// setPath records what steer makes of the path (PathSteady, PathSlow or
+// PathProbing), for steer and, under p.mu, for the summary; a slow path's
+// sessions keep one READ in flight between them.
 func (p *peer) setPath(s PathState) {
+	p.ctl.path = s
+	if s == PathSlow {
+		p.limit.Store(1)
+	} else {
+		p.limit.Store(0)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.slowPath = s
