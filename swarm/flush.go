@@ -11,10 +11,10 @@ var flushEvery int64 = 64 << 20
 // waits for a sync under way). The caller syncs the whole file before it
 // renames it; without this, that one sync found nearly all of it still to
 // write: on a virtual disk whose host caches writes, 0.25-0.3 s for 512 MB
-// after a download of 0.6 s, with the kernel's writeback started behind
-// every block (startWriteback) or not. Synced as it goes, the last one
-// takes 20-40 ms, and the writes are no slower. Errors are left to the
-// caller's last sync.
+// after a download of 0.6 s, even with the kernel's writeback started
+// behind every block (sync_file_range, which this replaced). Synced as it
+// goes, the last one takes 20-40 ms, and the writes are no slower. Errors
+// are left to the caller's last sync.
 func (d *Download) flushBehind() (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup

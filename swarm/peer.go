@@ -522,7 +522,6 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 		return d.commitDup(f.block, p.idx, f.buf.b)
 	}
 	d.plan.finish(f.block, p.idx)
-	d.writeback(f.block)
 	return nil
 }
 
@@ -532,18 +531,7 @@ func (d *Download) commitDup(i, peer int, data []byte) error {
 		d.fail(err)
 		return err
 	}
-	d.writeback(i)
 	return nil
-}
-
-// writeback starts writing a finished block to disk when no in-order pass
-// reads the file back (which would do it behind itself), so the fsync
-// before the rename has little left to do.
-func (d *Download) writeback(i int) {
-	if d.noPrefix {
-		off, n := d.plan.span(i)
-		startWriteback(d.out, off, n)
-	}
 }
 
 // blockWriter writes a primary READ's payload straight into the file, unless

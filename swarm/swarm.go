@@ -181,7 +181,6 @@ type Download struct {
 	tree     *outboard.Tree // nil: the whole file is verified at the end
 	treeRoot urn.Hash       // the blake3 urn the tree is for
 	treeFrom string         // the server it came from
-	noPrefix bool           // nothing reads the file back in order
 }
 
 // New prepares a download of cfg.URL.
@@ -312,7 +311,6 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 			sums <- hashResult{err: err}
 		}()
 	default:
-		d.noPrefix = true
 		sums <- hashResult{}
 	}
 	close(d.ready)
@@ -504,9 +502,6 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 		}
 	}
 	r.pos += int64(m)
-	if r.pos == end {
-		startWriteback(r.d.out, off, n)
-	}
 	if err == io.EOF && m > 0 {
 		err = nil
 	}

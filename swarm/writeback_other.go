@@ -1,5 +1,0 @@
-//go:build !linux
-
-package swarm
-
-func startWriteback(Output, int64, int64) {}
