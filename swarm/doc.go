@@ -18,7 +18,9 @@
 // With a blake3 urn and a server that offers its tree (package outboard),
 // the tree is fetched and checked first, and every payload is checked in
 // 16 KiB groups on arrival: only matching bytes reach the output, and a
-// server that sends one bad group is banned at once.
+// server that sends one bad group is banned at once. While the tree is on
+// its way, a fresh download's sessions already fetch, up to 16 MiB, into
+// memory; those blocks are checked when the tree comes (early.go).
 //
 // Config.Verify says which of the URL's urns must match: by default every
 // one, as the wire contract asks; VerifyOne only the blake3 urn when there

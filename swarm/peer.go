@@ -247,9 +247,17 @@ func (p *peer) drop(state PeerState, why string) {
 // end at once and their blocks go back to the pool. It may run on a
 // session's receive goroutine.
 func (p *peer) caught(err error) {
-	p.drop(StateBanned, fmt.Sprintf("sent bytes that do not match the BLAKE3 tree (%v)", err))
-	p.banOnce.Do(func() {
+	p.ban(fmt.Sprintf("sent bytes that do not match the BLAKE3 tree (%v)", err), func() {
 		p.d.log.Warn("banning server: its bytes do not match the BLAKE3 tree", "server", p.dial, "err", err)
+	})
+}
+
+// ban drops the peer for good and ends its sessions at once; logf runs
+// the first time only.
+func (p *peer) ban(why string, logf func()) {
+	p.drop(StateBanned, why)
+	p.banOnce.Do(func() {
+		logf()
 		close(p.banned)
 	})
 	p.d.wake()
@@ -337,13 +345,14 @@ func (p *peer) run(ctx context.Context, slot int) {
 type fetch struct {
 	block int
 	dup   bool
+	early bool  // fetched before the tree came: held in buf, checked once it comes
 	off   int64 // where this READ starts
 	want  int64 // bytes asked for
 	call  *client.Call
 	seq   uint64     // the flow's number for it
 	sent  time.Time  // when it was sent
 	first int64      // when its first byte came (unix ns), 0 before; set before call.Done closes
-	buf   *dupBuffer // dup only: bytes so far of the whole block
+	buf   *dupBuffer // dup or early: bytes so far of the whole block
 	w     *blockWriter
 	v     *verifier // with a tree: checks the bytes before w or buf get them
 }
@@ -371,6 +380,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	}()
 	select {
 	case <-d.ready:
+	case <-d.early:
 	case <-s.Done():
 		return s.Err()
 	case <-ctx.Done():
@@ -389,6 +399,8 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 		pw := &flowWriter{progressWriter{w: f.w, last: &lastByte, count: &p.bytes}, &delivered, &f.first}
 		if f.dup {
 			pw.w, pw.dup = f.buf, &p.dupBytes
+		} else if f.early {
+			pw.w = f.buf
 		}
 		if f.v != nil {
 			pw.w = f.v
@@ -405,9 +417,13 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 		if !*retiring && p.retire() {
 			*retiring = true
 		}
+		tree, ready := d.treeReady()
 		for !*retiring && len(inflight) < fl.window {
 			if !p.mayStart(len(inflight)) {
 				fl.short()
+				break
+			}
+			if !ready && !d.earlyBudget(d.cfg.BlockSize) {
 				break
 			}
 			i, dup, ok := d.plan.assign(p.idx, &lastByte)
@@ -416,17 +432,17 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 				break
 			}
 			off, n := d.plan.span(i)
-			f := &fetch{block: i, dup: dup, off: off, want: n}
+			f := &fetch{block: i, dup: dup, early: !ready, off: off, want: n}
 			var sink io.Writer
-			if dup {
+			if dup || f.early {
 				f.buf = &dupBuffer{b: make([]byte, 0, n)}
 				sink = f.buf
 			} else {
 				f.w = &blockWriter{d: d, block: i, off: off}
 				sink = f.w
 			}
-			if d.tree != nil {
-				f.v = &verifier{tree: d.tree, off: off, end: off + n, sink: sink, bad: p.caught,
+			if tree != nil {
+				f.v = &verifier{tree: tree, off: off, end: off + n, sink: sink, bad: p.caught,
 					passed: func(n int) { p.verified.Add(int64(n)) }}
 			}
 			start(f)
@@ -445,7 +461,12 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			p.setState(StateActive)
 		}
 		changed := d.plan.changes()
+		var readyCh <-chan struct{}
+		if !ready {
+			readyCh = d.ready
+		}
 		select {
+		case <-readyCh:
 		case f := <-done:
 			delete(inflight, f)
 			took(-1)
@@ -518,6 +539,9 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 		d.plan.release(f.block, p.idx, f.dup)
 		return fmt.Errorf("block %d: %d bytes not checked", f.block, f.v.end-f.v.off)
 	}
+	if f.early {
+		return p.finishEarly(f)
+	}
 	if f.dup {
 		return d.commitDup(f.block, p.idx, f.buf.b)
 	}
@@ -527,7 +551,7 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 
 // commitDup writes an endgame copy into the file unless the block is done.
 func (d *Download) commitDup(i, peer int, data []byte) error {
-	if err := d.plan.finishCopy(i, peer, d.out, data); err != nil {
+	if err := d.plan.finishCopy(i, peer, true, d.out, data); err != nil {
 		d.fail(err)
 		return err
 	}

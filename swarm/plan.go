@@ -161,21 +161,22 @@ func (p *plan) finish(i, peer int) {
 	p.finishLocked(i, peer, false)
 }
 
-// finishCopy writes data, an endgame copy of block i from peer, into out
-// and marks the block done, unless another copy finished it first. If the
-// write fails the copy is released and the error returned.
-func (p *plan) finishCopy(i, peer int, out io.WriterAt, data []byte) error {
+// finishCopy writes data, the whole of block i from peer, into out and
+// marks the block done, unless another copy finished it first: an endgame
+// copy (dup), or a block held in memory until the tree came. If the write
+// fails the block is released and the error returned.
+func (p *plan) finishCopy(i, peer int, dup bool, out io.WriterAt, data []byte) error {
 	b := &p.blocks[i]
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.done {
 		off, _ := p.span(i)
 		if _, err := out.WriteAt(data, off); err != nil {
-			p.release(i, peer, true)
+			p.release(i, peer, dup)
 			return err
 		}
 	}
-	p.finishLocked(i, peer, true)
+	p.finishLocked(i, peer, dup)
 	return nil
 }
 

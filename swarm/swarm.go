@@ -160,6 +160,12 @@ type Download struct {
 	plan     *plan
 	finished chan struct{} // closed when Run returns
 	ready    chan struct{} // closed once the plan and the tree are set: sessions may fetch
+	early    chan struct{} // closed once the plan is set, if sessions may fetch before the tree (early.go)
+
+	earlyMu    sync.Mutex
+	earlyOver  bool        // the tree is set or known to be nil
+	held       []heldBlock // fetched before that, not checked yet
+	earlyBytes atomic.Int64
 
 	errMu sync.Mutex
 	err   error // a local failure (disk full) that ends the run
@@ -186,7 +192,7 @@ type Download struct {
 // New prepares a download of cfg.URL.
 func New(cfg Config) *Download {
 	cfg.setDefaults()
-	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), ready: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
+	d := &Download{cfg: cfg, log: cfg.Log, finished: make(chan struct{}), ready: make(chan struct{}), early: make(chan struct{}), wakeCh: make(chan struct{}, 1), length: -1}
 	d.capReads = int(max(cfg.MaxInFlight/cfg.BlockSize, 1))
 	d.maxTotal = max(16, cfg.Sessions*len(cfg.URL.Servers))
 	d.dialFn = cfg.Dial
@@ -245,8 +251,14 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		d.log.Info("length probed", "bytes", length)
 	}
 	d.length = length
+	d.plan = newPlan(length, d.cfg.BlockSize, d.cfg.Hedge)
+	resumed := st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize
+	if !resumed {
+		close(d.early)
+	}
 	// Sessions start now, so they dial and OPEN while the tree is fetched;
-	// they wait for ready before they ask for a block.
+	// a fresh download's fetch into memory meanwhile, a resumed one's wait
+	// for ready.
 	for _, p := range d.peers {
 		p.mu.Lock()
 		for range d.cfg.Sessions {
@@ -266,8 +278,8 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 			return d.result(), err
 		}
 	}
-	d.plan = newPlan(length, d.cfg.BlockSize, d.cfg.Hedge)
-	if st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize {
+	d.endEarly()
+	if resumed {
 		d.keep(st)
 	}
 	if stream == nil {

@@ -103,8 +103,9 @@ func (d *Download) fetchTree(ctx context.Context, h urn.Hash, n int64) *outboard
 			d.log.Info("verifying as bytes arrive, with the BLAKE3 tree", "from", a.p.dial, "tree_bytes", outboard.Size(n))
 			return a.t
 		case errors.Is(a.err, outboard.ErrBadTree):
-			a.p.drop(StateBanned, "its BLAKE3 tree does not match "+h.String())
-			d.log.Warn("banning server: its BLAKE3 tree does not match the urn", "server", a.p.dial)
+			a.p.ban("its BLAKE3 tree does not match "+h.String(), func() {
+				d.log.Warn("banning server: its BLAKE3 tree does not match the urn", "server", a.p.dial)
+			})
 		default:
 			d.log.Debug("no BLAKE3 tree", "server", a.p.dial, "err", a.err)
 		}
