@@ -6,8 +6,8 @@ import (
 )
 
 // flow sets how many READs one session keeps in flight from what it
-// measures: the delivery rate in rounds of one round trip, and the round
-// trip itself, from a READ's send to its first byte. It starts at the
+// measures: the delivery rate in rounds of at least one round trip, and
+// the round trip itself, from a READ's send to its first byte. It starts at the
 // floor and doubles the window each round that the rate grew by a quarter,
 // until it has not for three rounds or the window holds twice the
 // bandwidth-delay product; then it holds the window at twice the
@@ -72,10 +72,13 @@ func (f *flow) done(seq uint64, sentAt, first time.Time, delivered int64, now ti
 			f.minRTT = rtt
 		}
 	}
-	if seq < f.roundEnd {
+	elapsed := now.Sub(f.roundStart)
+	// A round lasts at least a round trip: a burst of READs completing at
+	// once (TCP handing over what it held behind a lost segment) would
+	// otherwise read as a rate the path never had.
+	if seq < f.roundEnd || elapsed < f.minRTT {
 		return false
 	}
-	elapsed := now.Sub(f.roundStart)
 	rate := 0.0
 	if elapsed > 0 {
 		rate = float64(delivered-f.roundBytes) / elapsed.Seconds()
