@@ -84,6 +84,12 @@ type pathCtl struct {
 	// else zero; setPath publishes it.
 	path    PathState
 	probeAt time.Time // slow: when its windows are given back; probing: when the probe ends
+	// The rate a period ago, and whether it has grown by addGain since:
+	// a server still speeding up by itself (TCP's start-up) is not tried
+	// with another session, whose trial would credit it with that growth.
+	prevRate float64
+	prevAt   time.Time
+	growing  bool
 }
 
 // slow reports whether steer holds the path slow, probing it or not.
@@ -202,6 +208,10 @@ func (d *Download) addSessions(ctx context.Context, p *peer, rate float64, total
 	p.mu.Lock()
 	want, inStartup := p.want, p.pathLocked() == PathStartup
 	p.mu.Unlock()
+	if now.Sub(c.prevAt) >= per {
+		c.growing = rate > c.prevRate*addGain
+		c.prevRate, c.prevAt = rate, now
+	}
 	if p.minRTT() < lanRTT || inStartup {
 		return 0
 	}
@@ -233,7 +243,7 @@ func (d *Download) addSessions(ctx context.Context, p *peer, rate float64, total
 		return 0
 	}
 	// addSettle
-	if now.Sub(c.changed) < per || want >= d.cfg.MaxSessions || total >= d.maxTotal ||
+	if now.Sub(c.changed) < per || c.growing || want >= d.cfg.MaxSessions || total >= d.maxTotal ||
 		d.inflight.Load()+int64(d.cfg.Window) > int64(d.capReads) {
 		return 0
 	}
