@@ -12,6 +12,9 @@
 //	}
 //	for _, c := range calls { err := c.Wait(ctx) ... }
 //
+// A client told no length (an rtp: URL without l=) finds it with
+// s.ProbeLength(ctx, tok, wait), READs of one byte around the end.
+//
 // The session never reads more payload than a READ asked for: a server that
 // sends more, or answers a token it was never sent, ends the session with
 // ErrProtocol.

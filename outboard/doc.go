@@ -15,6 +15,14 @@
 //	t, err := outboard.NewTree(tree, root, size) // ErrBadTree: the tree lies
 //	err = t.Check(off, p)                        // ErrCorrupt: p lies
 //
+// or, for a range that arrives in pieces of any size (the payloads of the
+// READs that fetch it), through a Verifier that passes on only the whole
+// groups that match:
+//
+//	v, err := outboard.NewVerifier(t, off, end, w) // off, end: group boundaries or the end
+//	_, err = v.Write(payload)                      // ErrCorrupt: the sender lied; w got the good groups before
+//	done := v.Done()                               // every byte of [off, end) reached w
+//
 // The format is bao's (lukechampine.com/blake3/bao with group 4): the length
 // as a little-endian u64, then the two child chaining values of every parent
 // node, in pre-order. The encoder and the checker are written against

@@ -12,6 +12,10 @@
 // Disk also builds each file's BLAKE3 tree in the same pass and serves it
 // through OpenTree (TreeOpener), for clients that check bytes as they arrive.
 //
+// Backend is what rtpd needs of whatever holds the blobs (Disk satisfies
+// it): the Store the server reads, PathIndex for names, the index passes,
+// health, counts for metrics, and Close.
+//
 // A Blob is only good while its file is unchanged: every ReadAt checks the
 // file's size, mtime, ctime and inode after reading and fails with ErrChanged
 // instead of returning bytes that may not match the hash.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/wire"
 )
@@ -354,7 +355,7 @@ type fetch struct {
 	first int64      // when its first byte came (unix ns), 0 before; set before call.Done closes
 	buf   *dupBuffer // dup or early: bytes so far of the whole block
 	w     *blockWriter
-	v     *verifier // with a tree: checks the bytes before w or buf get them
+	v     *checked // with a tree: checks the bytes before w or buf get them
 }
 
 // session runs one session until the plan is complete (nil) or it fails,
@@ -428,6 +429,9 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			}
 			i, dup, ok := d.plan.assign(p.idx, &lastByte)
 			if !ok {
+				if !ready {
+					d.earlyBytes.Add(-d.cfg.BlockSize)
+				}
 				fl.short()
 				break
 			}
@@ -442,8 +446,12 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 				sink = f.w
 			}
 			if tree != nil {
-				f.v = &verifier{tree: tree, off: off, end: off + n, sink: sink, bad: p.caught,
-					passed: func(n int) { p.verified.Add(int64(n)) }}
+				v, err := outboard.NewVerifier(tree, off, off+n, sink)
+				if err != nil {
+					d.plan.release(i, p.idx, dup)
+					return fmt.Errorf("block %d: %w", i, err)
+				}
+				f.v = &checked{v: v, p: p}
 			}
 			start(f)
 		}
@@ -535,9 +543,9 @@ func (p *peer) finish(f *fetch, start func(*fetch)) error {
 		start(&next)
 		return nil
 	}
-	if f.v != nil && !f.v.complete() {
+	if f.v != nil && !f.v.v.Done() {
 		d.plan.release(f.block, p.idx, f.dup)
-		return fmt.Errorf("block %d: %d bytes not checked", f.block, f.v.end-f.v.off)
+		return fmt.Errorf("block %d: %d bytes not checked", f.block, f.v.v.Remaining())
 	}
 	if f.early {
 		return p.finishEarly(f)

@@ -185,72 +185,25 @@ func (f *fill) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// verifier checks one block's bytes as they arrive, in order, across the
-// READs that fetch it, and passes on only whole groups that match the tree.
-// The bytes of a group still incomplete wait in buf.
-type verifier struct {
-	tree   *outboard.Tree
-	off    int64 // where buf starts: a group boundary
-	end    int64 // the block's end
-	buf    []byte
-	sink   io.Writer // the block in the file, or an endgame copy
-	passed func(n int)
-	bad    func(error)
-	err    error
+// checked passes a block's READ payloads through its outboard.Verifier,
+// counts the bytes that match as the peer's verified bytes, and bans the
+// peer at the first group that does not match.
+type checked struct {
+	v      *outboard.Verifier
+	p      *peer
+	caught bool
 }
 
-func (v *verifier) Write(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
+func (c *checked) Write(b []byte) (int, error) {
+	before := c.v.Verified()
+	n, err := c.v.Write(b)
+	c.p.verified.Add(c.v.Verified() - before)
+	if errors.Is(err, outboard.ErrCorrupt) && !c.caught {
+		c.caught = true
+		c.p.caught(err)
 	}
-	n := len(p)
-	for len(p) > 0 {
-		g := int(min(outboard.GroupSize, v.end-v.off))
-		if len(v.buf) == 0 && len(p) >= g {
-			// Whole groups straight from p.
-			k := int(min(int64(len(p)), v.end-v.off))
-			if int64(k) < v.end-v.off {
-				k -= k % outboard.GroupSize
-			}
-			if err := v.pass(p[:k]); err != nil {
-				return 0, err
-			}
-			p = p[k:]
-			continue
-		}
-		if v.buf == nil {
-			v.buf = make([]byte, 0, outboard.GroupSize)
-		}
-		k := min(g-len(v.buf), len(p))
-		v.buf = append(v.buf, p[:k]...)
-		p = p[k:]
-		if len(v.buf) == g {
-			if err := v.pass(v.buf); err != nil {
-				return 0, err
-			}
-			v.buf = v.buf[:0]
-		}
-	}
-	return n, nil
+	return n, err
 }
-
-func (v *verifier) pass(q []byte) error {
-	if err := v.tree.Check(v.off, q); err != nil {
-		v.err = err
-		v.bad(err)
-		return err
-	}
-	if _, err := v.sink.Write(q); err != nil {
-		v.err = err
-		return err
-	}
-	v.off += int64(len(q))
-	v.passed(len(q))
-	return nil
-}
-
-// complete reports whether every byte of the block has passed.
-func (v *verifier) complete() bool { return v.off == v.end }
 
 // checkKept checks a block kept from an earlier run that did not verify it
 // against the tree, reading it back from the output.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -19,30 +18,15 @@ import (
 )
 
 // newMetrics returns the counters behind --metrics and the HTTP face's live
-// figures. disk is read at scrape time, once the index is open.
-func newMetrics(dir, index string, disk **store.Disk) *metrics.Metrics {
-	if index == "" {
-		index = filepath.Join(dir, store.DefaultIndexDir, "index.db")
-	}
-	return metrics.New(metrics.Config{
-		Index: func(ctx context.Context) (files int, bytes int64, err error) {
-			err = (*disk).List(ctx, func(e store.Entry) error {
-				files++
-				bytes += e.Size
-				return nil
-			})
-			return files, bytes, err
-		},
-		IndexFile: index,
-	})
+// figures, the index gauges read from b at scrape time.
+func newMetrics(b store.Backend) *metrics.Metrics {
+	return metrics.New(metrics.Config{Index: b.Count, IndexFile: b.IndexFile()})
 }
-
-var errStop = errors.New("stop")
 
 // healthy reports whether rtpd can serve: its first index pass is done
 // (until then /healthz answers 503 "indexing"), it is not shutting down and
-// its index can be read.
-func healthy(serving context.Context, disk *store.Disk, indexed *atomic.Bool) func(context.Context) error {
+// the backend is healthy (its index can be read).
+func healthy(serving context.Context, b store.HealthChecker, indexed *atomic.Bool) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if serving.Err() != nil {
 			return errors.New("shutting down")
@@ -50,11 +34,7 @@ func healthy(serving context.Context, disk *store.Disk, indexed *atomic.Bool) fu
 		if !indexed.Load() {
 			return errors.New("indexing")
 		}
-		err := disk.List(ctx, func(store.Entry) error { return errStop })
-		if err != nil && !errors.Is(err, errStop) {
-			return fmt.Errorf("index: %w", err)
-		}
-		return nil
+		return b.Health(ctx)
 	}
 }
 

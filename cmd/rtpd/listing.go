@@ -13,13 +13,13 @@ import (
 	"github.com/rtp-project/rtp/store"
 )
 
-// writeListing writes what disk serves as `rtpd ls` shows it: a header and
+// writeListing writes what l serves as `rtpd ls` shows it: a header and
 // one line per file, SIZE PATH BLAKE3 SHA256, in columns two spaces apart
 // (what text/tabwriter makes of it, which took a quarter of a second start
 // over 200,000 files). It reads the index twice: once for the widths.
-func writeListing(ctx context.Context, w io.Writer, disk *store.Disk) error {
+func writeListing(ctx context.Context, w io.Writer, l store.Lister) error {
 	wSize, wPath := len("SIZE"), len("PATH")
-	err := disk.List(ctx, func(e store.Entry) error {
+	err := l.List(ctx, func(e store.Entry) error {
 		wSize = max(wSize, len(strconv.FormatInt(e.Size, 10)))
 		wPath = max(wPath, utf8.RuneCountInString(printable(e.Path)))
 		return nil
@@ -40,7 +40,7 @@ func writeListing(ctx context.Context, w io.Writer, disk *store.Disk) error {
 	if _, err := out.Write(line); err != nil {
 		return err
 	}
-	err = disk.List(ctx, func(e store.Entry) error {
+	err = l.List(ctx, func(e store.Entry) error {
 		line = line[:0]
 		cell(strconv.FormatInt(e.Size, 10), wSize)
 		cell(printable(e.Path), wPath)

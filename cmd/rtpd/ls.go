@@ -29,20 +29,24 @@ func list(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return cli.Exit("ls: want one folder", 2)
 	}
+	arg, err := parseBackend("ls", c.Args().First())
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(c)
 	if err != nil {
 		return err
 	}
-	disk, err := store.OpenDisk(c.Args().First(), store.Options{Index: c.String(flagIndex), Hidden: c.Bool(flagHidden), Logger: log, Progress: progressPrinter()})
+	backend, err := openBackend(arg, store.Options{Index: c.String(flagIndex), Hidden: c.Bool(flagHidden), Logger: log, Progress: progressPrinter()})
 	if errors.Is(err, store.ErrLocked) {
 		return cli.Exit(fmt.Sprintf("%v: a running rtpd serves this folder; stop it, or ask it with rtpget", err), 1)
 	}
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	defer disk.Close()
-	if _, err := disk.Scan(c.Context); err != nil {
+	defer backend.Close()
+	if _, err := backend.Scan(c.Context); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	return writeListing(c.Context, os.Stdout, disk)
+	return writeListing(c.Context, os.Stdout, backend)
 }

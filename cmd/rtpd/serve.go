@@ -68,6 +68,10 @@ func serve(c *cli.Context) error {
 	default:
 		return cli.Exit(fmt.Sprintf("serve: want one folder, got %d arguments: %q", c.NArg(), c.Args().Slice()), 2)
 	}
+	arg, err := parseBackend("serve", c.Args().First())
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(c)
 	if err != nil {
 		return err
@@ -115,15 +119,15 @@ func serve(c *cli.Context) error {
 	}
 	ctx := c.Context
 
-	var disk *store.Disk
 	var met *metrics.Metrics      // counts for --metrics and --http
 	var srvMetrics server.Metrics // met, or nil: no counting
 	var metProgress func(store.ScanProgress)
-	if len(metricsDials) > 0 || len(httpDials) > 0 {
-		met = newMetrics(c.Args().First(), c.String(flagIndex), &disk)
-		srvMetrics, metProgress = met, met.Progress
+	counting := len(metricsDials) > 0 || len(httpDials) > 0
+	if counting {
+		// met is made as soon as the backend is open, before any pass.
+		metProgress = func(p store.ScanProgress) { met.Progress(p) }
 	}
-	disk, err = store.OpenDisk(c.Args().First(), store.Options{
+	backend, err := openBackend(arg, store.Options{
 		Index:    c.String(flagIndex),
 		Workers:  c.Int(flagHashWorkers),
 		NoTrees:  c.Bool(flagNoTrees),
@@ -135,10 +139,14 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	defer disk.Close()
+	defer backend.Close()
+	if counting {
+		met = newMetrics(backend)
+		srvMetrics = met
+	}
 
 	srv := server.New(server.Config{
-		Store:              disk,
+		Store:              backend,
 		MaxRead:            c.Int(flagMaxRead),
 		MaxOpenTokens:      c.Int(flagMaxTokens),
 		MaxInflight:        c.Int(flagMaxInflight),
@@ -158,7 +166,7 @@ func serve(c *cli.Context) error {
 	var tlsConf *tls.Config // tcp listeners ignore it
 	var fingerprint string
 	if needTLS || len(geminiDials) > 0 || c.String(flagTLSCert) != "" {
-		cert, fingerprint, err = server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), disk.IndexDir())
+		cert, fingerprint, err = server.LoadOrCreateCert(c.String(flagTLSCert), c.String(flagTLSKey), backend.IndexDir())
 		if err != nil {
 			return fmt.Errorf("tls certificate: %w", err)
 		}
@@ -187,7 +195,7 @@ func serve(c *cli.Context) error {
 			advertise = append(advertise, l.Dial)
 		}
 	}
-	face := gemini.NewServer(gemini.ServerConfig{Index: disk, Cert: cert, Advertise: advertise, Log: log})
+	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log})
 	var gls []net.Listener
 	defer func() {
 		for _, l := range gls {
@@ -206,8 +214,8 @@ func serve(c *cli.Context) error {
 		geminiBound = append(geminiBound, rtpurl.DialFromAddr(rtpurl.TCP, l.Addr()))
 	}
 	var indexed atomic.Bool // the first pass is done: /healthz says ok
-	faces := newHTTPFaces(log, met, healthy(ctx, disk, &indexed), metricsDials, httpDials,
-		web.Config{Store: disk, Index: disk, Advertise: advertise, Gemini: geminiBound})
+	faces := newHTTPFaces(log, met, healthy(ctx, backend, &indexed), metricsDials, httpDials,
+		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound})
 	defer faces.close()
 	if err := faces.listen(metricsDials, httpDials, tlsConf); err != nil {
 		return err
@@ -229,7 +237,7 @@ func serve(c *cli.Context) error {
 	if indexHook != nil {
 		indexHook(faces.metricsBound)
 	}
-	st, err := disk.Scan(ctx)
+	st, err := backend.Scan(ctx)
 	if err != nil {
 		stopFaces()
 		if ctx.Err() != nil {
@@ -237,12 +245,12 @@ func serve(c *cli.Context) error {
 			log.Info("shutting down during the index pass")
 			return nil
 		}
-		return fmt.Errorf("index %s: %w", disk.Dir(), err)
+		return fmt.Errorf("index %s: %w", backend.Location(), err)
 	}
 	logScan(log, st)
 	indexed.Store(true)
 
-	go disk.Watch(ctx, c.Duration(flagRescan))
+	go backend.Watch(ctx, c.Duration(flagRescan))
 	// Said with the listeners, once all are bound: a failed start prints
 	// only its reason.
 	if slices.ContainsFunc(dials, func(d rtpurl.Dial) bool { return d.Proto != rtpurl.QUIC }) {
