@@ -6,6 +6,6 @@ package server
 func SetInflightFullHook(srv *Server, fn func()) { srv.inflightFull = fn }
 
 // SetOpenWaitHook makes srv call fn each time one of its sessions stops
-// reading because an OPEN waits for the outcome of one under way. Set it
+// reading because a request waits for the outcome of an OPEN under way. Set it
 // before srv serves.
 func SetOpenWaitHook(srv *Server, fn func()) { srv.openWait = fn }

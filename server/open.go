@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 
 	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/store"
@@ -33,8 +35,8 @@ type resource struct {
 	blob store.Blob  // the blob, if the OPEN succeeded
 	err  *wire.Error // the answer, if it failed
 
-	toks    []wire.Token // tokens to answer when done, under omu
-	waiters int          // READs waiting for done, under omu
+	toks    []tokSeq // tokens to answer when done, under omu
+	waiters int      // READs waiting for done, under omu
 }
 
 func (r *resource) isDone() bool {
@@ -44,6 +46,18 @@ func (r *resource) isDone() bool {
 	default:
 		return false
 	}
+}
+
+// tokSeq is an OPEN's token and its place among the session's OPENs.
+type tokSeq struct {
+	tok wire.Token
+	seq uint64
+}
+
+// failure is a failed OPEN's answer, kept for the READs that name it.
+type failure struct {
+	e   *wire.Error
+	seq uint64
 }
 
 // blobKey names a resource: a blob by hash, or a blake3 hash's tree.
@@ -56,9 +70,11 @@ func (ss *session) open(req wire.Request) {
 	k, perr := ss.parseURI(req.URI)
 	ss.omu.Lock()
 	defer ss.omu.Unlock()
+	ss.seq++
+	ts := tokSeq{req.Token, ss.seq}
 	for !ss.decidableLocked(req.Token) {
 		if !ss.awaitSettledLocked() {
-			ss.failLocked(req.Token, errCanceled)
+			ss.failLocked(ts, errCanceled)
 			return
 		}
 	}
@@ -70,15 +86,15 @@ func (ss *session) open(req wire.Request) {
 	}
 	delete(ss.failed, req.Token)
 	if len(ss.tokens) >= ss.srv.cfg.MaxOpenTokens {
-		ss.failLocked(req.Token, wire.ErrTooManyOpenTokens)
+		ss.failLocked(ts, wire.ErrTooManyOpenTokens)
 		return
 	}
 	switch {
 	case errors.Is(perr, urn.ErrUnsupported):
-		ss.failLocked(req.Token, wire.ErrUnsupportedScheme)
+		ss.failLocked(ts, wire.ErrUnsupportedScheme)
 		return
 	case perr != nil:
-		ss.failLocked(req.Token, wire.ErrMalformedURN)
+		ss.failLocked(ts, wire.ErrMalformedURN)
 		return
 	}
 	r := ss.res[k]
@@ -99,7 +115,7 @@ func (ss *session) open(req wire.Request) {
 		ss.respond(req.Token, false, nil)
 		return
 	}
-	r.toks = append(r.toks, req.Token)
+	r.toks = append(r.toks, ts)
 	ss.pendingToks++
 }
 
@@ -172,13 +188,13 @@ func (ss *session) finish(r *resource, b store.Blob, err error) {
 		r.blob = b
 		for _, t := range r.toks {
 			ss.srv.met.Opened(OpenOK)
-			ss.respond(t, false, nil)
+			ss.respond(t.tok, false, nil)
 		}
 	} else {
 		r.err = e
 		delete(ss.res, r.key)
 		for _, t := range r.toks {
-			delete(ss.tokens, t)
+			delete(ss.tokens, t.tok)
 			ss.failLocked(t, e)
 		}
 	}
@@ -251,26 +267,25 @@ func (ss *session) openBlob(k blobKey) (store.Blob, error) {
 
 // failLocked answers an OPEN with e and remembers it for READs pipelined
 // behind it. The memory is bounded like the open tokens; past it, the
-// oldest failure is forgotten and its READs get "unknown open token".
-func (ss *session) failLocked(tok wire.Token, e *wire.Error) {
-	if _, ok := ss.failed[tok]; !ok {
-		for len(ss.failed) >= ss.srv.cfg.MaxOpenTokens && len(ss.order) > 0 {
-			delete(ss.failed, ss.order[0])
-			ss.order = ss.order[1:]
+// failure of the oldest OPEN is forgotten, and its READs get "unknown open
+// token". Oldest by the order the OPENs came in, not the order they
+// failed in, so the failures remembered do not depend on the store's
+// delays.
+func (ss *session) failLocked(ts tokSeq, e *wire.Error) {
+	i, _ := slices.BinarySearchFunc(ss.order, ts.seq, func(o tokSeq, seq uint64) int { return cmp.Compare(o.seq, seq) })
+	ss.order = slices.Insert(ss.order, i, ts)
+	ss.failed[ts.tok] = failure{e, ts.seq}
+	live := func(o tokSeq) bool { f, ok := ss.failed[o.tok]; return ok && f.seq == o.seq }
+	for len(ss.failed) > ss.srv.cfg.MaxOpenTokens {
+		if o := ss.order[0]; live(o) {
+			delete(ss.failed, o.tok)
 		}
-		ss.order = append(ss.order, tok)
-		if len(ss.order) > 2*ss.srv.cfg.MaxOpenTokens {
-			// Drop tokens OPENed again since they failed.
-			live := ss.order[:0]
-			for _, t := range ss.order {
-				if _, ok := ss.failed[t]; ok {
-					live = append(live, t)
-				}
-			}
-			ss.order = live
-		}
+		ss.order = ss.order[1:]
 	}
-	ss.failed[tok] = e
+	if len(ss.order) > 2*ss.srv.cfg.MaxOpenTokens {
+		// Drop tokens OPENed again since they failed.
+		ss.order = slices.DeleteFunc(ss.order, func(o tokSeq) bool { return !live(o) })
+	}
 	ss.srv.met.Opened(openResult(e))
-	ss.respondErr(tok, e)
+	ss.respondErr(ts.tok, e)
 }

@@ -35,7 +35,7 @@ type Server struct {
 	tcp       tcpResolved    // Config.TCP as this host applies it
 
 	inflightFull func() // for tests: called when a READ waits for MaxInflight
-	openWait     func() // for tests: called when an OPEN waits for one under way
+	openWait     func() // for tests: called when a request waits for an OPEN under way
 }
 
 // New returns a server with cfg's settings.

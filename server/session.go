@@ -35,15 +35,16 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	omu         sync.Mutex                 // guards the fields up to settled
-	tokens      map[wire.Token]*resource   // OPENs that succeeded or are under way
-	pendingToks int                        // tokens of those under way
-	failed      map[wire.Token]*wire.Error // failed OPENs, so pipelined READs get their error
-	order       []wire.Token               // failed tokens, oldest first
-	res         map[blobKey]*resource      // tokens naming the same resource share one
-	queue       []*resource                // OPENs waiting for a worker
-	workers     int                        // goroutines resolving queue
-	settled     chan struct{}              // closed when an OPEN under way is answered
+	omu         sync.Mutex               // guards the fields up to settled
+	tokens      map[wire.Token]*resource // OPENs that succeeded or are under way
+	pendingToks int                      // tokens of those under way
+	seq         uint64                   // OPENs read so far
+	failed      map[wire.Token]failure   // failed OPENs, so pipelined READs get their error
+	order       []tokSeq                 // failed tokens by seq, oldest first (some stale)
+	res         map[blobKey]*resource    // tokens naming the same resource share one
+	queue       []*resource              // OPENs waiting for a worker
+	workers     int                      // goroutines resolving queue
+	settled     chan struct{}            // closed when an OPEN under way is answered
 
 	busy     atomic.Bool // the reader has requests buffered and will flush after them
 	inflight chan struct{}
@@ -72,7 +73,7 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, tran
 		ctx:      sctx,
 		cancel:   cancel,
 		tokens:   make(map[wire.Token]*resource),
-		failed:   make(map[wire.Token]*wire.Error),
+		failed:   make(map[wire.Token]failure),
 		res:      make(map[blobKey]*resource),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
 		stopped:  make(chan struct{}),
@@ -220,11 +221,18 @@ func (ss *session) idle() {
 func (ss *session) read(req wire.Request) {
 	met := ss.srv.met
 	ss.omu.Lock()
+	for !ss.readDecidableLocked(req.OpenToken) {
+		if !ss.awaitSettledLocked() {
+			break
+		}
+	}
 	r, ok := ss.tokens[req.OpenToken]
 	var e *wire.Error
 	switch {
 	case !ok:
-		if e, ok = ss.failed[req.OpenToken]; !ok {
+		if f, ok := ss.failed[req.OpenToken]; ok {
+			e = f.e
+		} else {
 			e = wire.ErrUnknownToken
 		}
 	case !r.isDone():
@@ -288,6 +296,16 @@ func (ss *session) read(req wire.Request) {
 		}
 		met.ReadDone(st)
 	}()
+}
+
+// readDecidableLocked reports whether a READ of the open token tok can be
+// answered as it would be once every OPEN before it is: unless tok's OPEN
+// failed and the OPENs under way, failing, could make the session forget it.
+func (ss *session) readDecidableLocked(tok wire.Token) bool {
+	if _, ok := ss.failed[tok]; !ok || ss.pendingToks == 0 {
+		return true
+	}
+	return len(ss.failed)+ss.pendingToks <= ss.srv.cfg.MaxOpenTokens
 }
 
 // answerEmpty answers a READ of the opened r that has no payload to send,
