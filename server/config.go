@@ -18,6 +18,11 @@ type Config struct {
 	// MaxInflight bounds the READs of one session served at once; further
 	// requests wait unread. Zero means 16.
 	MaxInflight int
+	// MaxOpening bounds the OPENs of one session waiting on the store at
+	// once, each on a goroutine of its own; more wait in a queue, which
+	// MaxOpenTokens bounds (an OPEN under way holds its token). Zero
+	// means 16.
+	MaxOpening int
 	// MaxSessions bounds sessions across all listeners; past it, new
 	// connections are closed at once. Zero means 4096.
 	MaxSessions int
@@ -59,6 +64,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxRead, 1<<20)
 	def(&c.MaxOpenTokens, 1024)
 	def(&c.MaxInflight, 16)
+	def(&c.MaxOpening, 16)
 	def(&c.MaxSessions, 4096)
 	def(&c.MaxSessionsPerHost, 256)
 	defDur(&c.IdleTimeout, 2*time.Minute)

@@ -4,3 +4,8 @@ package server
 // a READ wait because MaxInflight of its READs are in flight. Set it
 // before srv serves.
 func SetInflightFullHook(srv *Server, fn func()) { srv.inflightFull = fn }
+
+// SetOpenWaitHook makes srv call fn each time one of its sessions stops
+// reading because a request waits for the outcome of an OPEN under way. Set it
+// before srv serves.
+func SetOpenWaitHook(srv *Server, fn func()) { srv.openWait = fn }

@@ -35,6 +35,7 @@ type Server struct {
 	tcp       tcpResolved    // Config.TCP as this host applies it
 
 	inflightFull func() // for tests: called when a READ waits for MaxInflight
+	openWait     func() // for tests: called when a request waits for an OPEN under way
 }
 
 // New returns a server with cfg's settings.
@@ -192,6 +193,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for ss := range s.sessions {
+			ss.cancel()
 			ss.conn.Close()
 		}
 		s.mu.Unlock()

@@ -33,6 +33,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg server.Config, files map[string][]byte) *fixture {
 	t.Helper()
+	return newWrappedFixture(t, cfg, files, nil)
+}
+
+// newWrappedFixture is newFixture serving wrap(disk) instead of the disk
+// store itself, when wrap is not nil.
+func newWrappedFixture(t testing.TB, cfg server.Config, files map[string][]byte, wrap func(*store.Disk) store.Opener) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -56,6 +63,9 @@ func newFixture(t testing.TB, cfg server.Config, files map[string][]byte) *fixtu
 	roots.AddCert(leaf)
 
 	cfg.Store = disk
+	if wrap != nil {
+		cfg.Store = wrap(disk)
+	}
 	srv := server.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fixture{dir: dir, disk: disk, dials: map[string]rtpurl.Dial{}, opts: &client.Options{TLS: &tls.Config{RootCAs: roots, ServerName: "localhost"}}}

@@ -5,16 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/rtp-project/rtp/outboard"
-	"github.com/rtp-project/rtp/store"
-	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/wire"
 )
 
@@ -25,20 +21,34 @@ const chunkSize = 256 << 10
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
-// session is one RTP/1 session. Only its reader goroutine touches tokens and
-// blobs; READs run on their own goroutines and share only the write side.
+// session is one RTP/1 session. Its reader goroutine decodes requests in
+// order; OPENs that need the store are resolved by at most MaxOpening worker
+// goroutines, and READs run on goroutines of their own (at most
+// MaxInflight), so a slow store call holds up no request behind it.
 type session struct {
 	srv  *Server
 	conn Conn
 	br   *bufio.Reader
 
-	tokens map[wire.Token]opened  // successful OPENs
-	failed map[wire.Token]error   // failed OPENs, so pipelined READs get their error
-	order  []wire.Token           // failed tokens, oldest first
-	blobs  map[blobKey]store.Blob // tokens naming the same resource share a descriptor
+	// ctx is passed to every store call; cancel ends it when the peer hangs
+	// up, a write fails, Shutdown gives up waiting, or the session ends.
+	ctx    context.Context
+	cancel context.CancelFunc
 
+	omu         sync.Mutex               // guards the fields up to settled
+	tokens      map[wire.Token]*resource // OPENs that succeeded or are under way
+	pendingToks int                      // tokens of those under way
+	seq         uint64                   // OPENs read so far
+	failed      map[wire.Token]failure   // failed OPENs, so pipelined READs get their error
+	order       []tokSeq                 // failed tokens by seq, oldest first (some stale)
+	res         map[blobKey]*resource    // tokens naming the same resource share one
+	queue       []*resource              // OPENs waiting for a worker
+	workers     int                      // goroutines resolving queue
+	settled     chan struct{}            // closed when an OPEN under way is answered
+
+	busy     atomic.Bool // the reader has requests buffered and will flush after them
 	inflight chan struct{}
-	reads    sync.WaitGroup
+	work     sync.WaitGroup // READ goroutines and OPEN workers
 
 	wmu  sync.Mutex // held by whoever writes to conn
 	werr error      // first write error, under wmu; the session is dead after it
@@ -52,13 +62,19 @@ type session struct {
 }
 
 func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, transport string) {
+	// Shutdown, not ctx, ends sessions: one that is shutting down still
+	// finishes the store calls it has started.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
 	ss := &session{
 		srv:      s,
 		conn:     c,
 		br:       bufio.NewReaderSize(c, 16<<10),
-		tokens:   make(map[wire.Token]opened),
-		failed:   make(map[wire.Token]error),
-		blobs:    make(map[blobKey]store.Blob),
+		ctx:      sctx,
+		cancel:   cancel,
+		tokens:   make(map[wire.Token]*resource),
+		failed:   make(map[wire.Token]failure),
+		res:      make(map[blobKey]*resource),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
 		stopped:  make(chan struct{}),
 	}
@@ -81,8 +97,13 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, tran
 		s.wg.Done()
 	}()
 
-	err := ss.run(ctx)
-	ss.reads.Wait()
+	err := ss.run()
+	if !ss.isStopped() {
+		// The peer hung up or broke a rule: abandon the store calls under
+		// way. (A graceful Shutdown lets them finish.)
+		ss.cancel()
+	}
+	ss.work.Wait()
 	ss.wmu.Lock()
 	ss.flushLocked()
 	clean := ss.werr == nil
@@ -92,8 +113,11 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, tran
 	} else {
 		c.Close()
 	}
-	for _, b := range ss.blobs {
-		b.Close()
+	ss.cancel()
+	for _, r := range ss.res {
+		if r.blob != nil {
+			r.blob.Close()
+		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.log.Debug("session ended", "remote", remote, "err", err)
@@ -131,7 +155,7 @@ func (ss *session) isStopped() bool {
 
 // run reads requests until the peer stops, breaks a rule or the server
 // shuts down.
-func (ss *session) run(ctx context.Context) error {
+func (ss *session) run() error {
 	cfg := &ss.srv.cfg
 	for {
 		if err := ss.awaitRequest(); err != nil {
@@ -145,12 +169,14 @@ func (ss *session) run(ctx context.Context) error {
 		}
 		switch req.Type {
 		case wire.Open:
-			ss.open(ctx, req)
+			ss.open(req)
 		case wire.Read:
 			ss.read(req)
 		}
 		if ss.br.Buffered() == 0 {
-			ss.flushSmall()
+			ss.idle()
+		} else {
+			ss.busy.Store(true)
 		}
 		if ss.writeFailed() {
 			return io.ErrClosedPipe
@@ -175,133 +201,60 @@ func (ss *session) awaitRequest() error {
 		if ss.isStopped() {
 			return ErrServerClosed
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) && len(ss.inflight) > 0 && !ss.writeFailed() {
+		if errors.Is(err, os.ErrDeadlineExceeded) && (len(ss.inflight) > 0 || ss.opening()) && !ss.writeFailed() {
 			continue
 		}
 		return err
 	}
 }
 
-func (ss *session) open(ctx context.Context, req wire.Request) {
-	if _, ok := ss.tokens[req.Token]; ok {
-		ss.srv.met.Opened(OpenTokenInUse)
-		ss.respondErr(req.Token, wire.ErrTokenInUse)
-		return
-	}
-	delete(ss.failed, req.Token)
-	if len(ss.tokens) >= ss.srv.cfg.MaxOpenTokens {
-		ss.fail(req.Token, wire.ErrTooManyOpenTokens)
-		return
-	}
-	k, err := ss.parseURI(req.URI)
-	switch {
-	case errors.Is(err, urn.ErrUnsupported):
-		ss.fail(req.Token, wire.ErrUnsupportedScheme)
-		return
-	case err != nil:
-		ss.fail(req.Token, wire.ErrMalformedURN)
-		return
-	}
-	b := ss.blobs[k]
-	if b == nil {
-		blob, err := ss.openBlob(ctx, k)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				ss.fail(req.Token, wire.ErrNotFound)
-			} else {
-				ss.srv.log.Warn("open failed", "uri", req.URI, "err", err)
-				ss.fail(req.Token, &wire.Error{Kind: wire.KindError, Text: "cannot open"})
-			}
-			return
-		}
-		b = blob
-		ss.blobs[k] = b
-	}
-	ss.tokens[req.Token] = opened{b, k.tree}
-	ss.srv.met.Opened(OpenOK)
-	ss.respond(req.Token, false, nil)
+// idle is called when the reader has no request buffered: it writes the
+// small responses queued, and from now on the OPEN workers write theirs.
+func (ss *session) idle() {
+	ss.busy.Store(false)
+	ss.flushSmall()
 }
 
-// opened is what a token names: a blob, or a blake3 hash's tree.
-type opened struct {
-	store.Blob
-	tree bool
-}
-
-// blobKey names a resource: a blob by hash, or a blake3 hash's tree.
-type blobKey struct {
-	h    urn.Hash
-	tree bool
-}
-
-// parseURI accepts the urns of package urn and, when the store keeps
-// trees, the tree URIs of package outboard (an extension; other servers
-// answer unsupported scheme).
-func (ss *session) parseURI(uri string) (blobKey, error) {
-	h, err := urn.Parse(uri)
-	if !errors.Is(err, urn.ErrUnsupported) {
-		return blobKey{h: h}, err
-	}
-	if _, ok := ss.srv.cfg.Store.(store.TreeOpener); ok {
-		if h, terr := outboard.ParseURI(uri); !errors.Is(terr, urn.ErrUnsupported) {
-			return blobKey{h: h, tree: true}, terr
-		}
-	}
-	return blobKey{}, err
-}
-
-func (ss *session) openBlob(ctx context.Context, k blobKey) (store.Blob, error) {
-	if k.tree {
-		return ss.srv.cfg.Store.(store.TreeOpener).OpenTree(ctx, k.h)
-	}
-	return ss.srv.cfg.Store.Open(ctx, k.h)
-}
-
-// fail answers an OPEN with e and remembers it for READs pipelined behind
-// it. The memory is bounded like the open tokens; past it, the oldest
-// failure is forgotten and its READs get "unknown open token".
-func (ss *session) fail(tok wire.Token, e *wire.Error) {
-	if _, ok := ss.failed[tok]; !ok {
-		for len(ss.failed) >= ss.srv.cfg.MaxOpenTokens && len(ss.order) > 0 {
-			delete(ss.failed, ss.order[0])
-			ss.order = ss.order[1:]
-		}
-		ss.order = append(ss.order, tok)
-		if len(ss.order) > 2*ss.srv.cfg.MaxOpenTokens {
-			// Drop tokens OPENed again since they failed.
-			live := ss.order[:0]
-			for _, t := range ss.order {
-				if _, ok := ss.failed[t]; ok {
-					live = append(live, t)
-				}
-			}
-			ss.order = live
-		}
-	}
-	ss.failed[tok] = e
-	ss.srv.met.Opened(openResult(e))
-	ss.respondErr(tok, e)
-}
-
+// read takes on a READ. One whose OPEN is still under way waits for its
+// outcome on the READ's goroutine, holding an inflight slot, so the reader
+// goes on to the requests behind it.
 func (ss *session) read(req wire.Request) {
 	met := ss.srv.met
-	o, ok := ss.tokens[req.OpenToken]
-	if !ok {
-		met.ReadAnswered(false)
-		if e, ok := ss.failed[req.OpenToken]; ok {
-			ss.respondErr(req.Token, e)
-		} else {
-			ss.respondErr(req.Token, wire.ErrUnknownToken)
+	ss.omu.Lock()
+	for !ss.readDecidableLocked(req.OpenToken) {
+		if !ss.awaitSettledLocked() {
+			break
 		}
+	}
+	r, ok := ss.tokens[req.OpenToken]
+	var e *wire.Error
+	switch {
+	case !ok:
+		if f, ok := ss.failed[req.OpenToken]; ok {
+			e = f.e
+		} else {
+			e = wire.ErrUnknownToken
+		}
+	case !r.isDone():
+		r.waiters++
+	}
+	ss.omu.Unlock()
+	if e != nil {
+		met.ReadAnswered(false)
+		ss.respondErr(req.Token, e)
 		return
 	}
-	size := uint64(o.Size())
-	if req.Length == 0 || req.Offset >= size {
-		met.ReadAnswered(true)
-		ss.respond(req.Token, false, nil)
-		return
+	ready := r.isDone()
+	if ready {
+		if r.err != nil {
+			met.ReadAnswered(false)
+			ss.respondErr(req.Token, r.err)
+			return
+		}
+		if ss.answerEmpty(req, r) {
+			return
+		}
 	}
-	n := min(req.Length, uint64(ss.srv.cfg.MaxRead), size-req.Offset)
 	start := time.Now()
 	select {
 	case ss.inflight <- struct{}{}:
@@ -311,15 +264,33 @@ func (ss *session) read(req wire.Request) {
 		if ss.srv.inflightFull != nil {
 			ss.srv.inflightFull()
 		}
+		ss.idle()
 		ss.inflight <- struct{}{}
 	}
-	met.ReadStarted()
-	ss.reads.Add(1)
+	if ready {
+		met.ReadStarted()
+	}
+	ss.work.Add(1)
 	go func() {
-		defer ss.reads.Done()
+		defer ss.work.Done()
 		defer func() { <-ss.inflight }()
-		sent := ss.serveRead(req.Token, o.Blob, int64(req.Offset), int64(n))
-		st := ReadStat{Tree: o.tree, Elapsed: time.Since(start), Failed: !sent}
+		if !ready {
+			<-r.done
+			if r.err != nil {
+				met.ReadAnswered(false)
+				ss.respondErr(req.Token, r.err)
+				ss.flushSmall()
+				return
+			}
+			if ss.answerEmpty(req, r) {
+				ss.flushSmall()
+				return
+			}
+			met.ReadStarted()
+		}
+		n := min(req.Length, uint64(ss.srv.cfg.MaxRead), uint64(r.blob.Size())-req.Offset)
+		sent := ss.serveRead(req.Token, r.blob, int64(req.Offset), int64(n))
+		st := ReadStat{Tree: r.key.tree, Elapsed: time.Since(start), Failed: !sent}
 		if sent {
 			st.Bytes = int64(n)
 		}
@@ -327,8 +298,23 @@ func (ss *session) read(req wire.Request) {
 	}()
 }
 
-// serveRead sends n bytes of b at off. The first chunk is read before the
-// header is written, so a file found changed gets a clean ERROR; a change
-// found later ends the session, because the header has promised bytes that
-// can no longer be sent. The whole READ runs under the session's write lock,
-// so READs queued behind it hold a goroutine but no buffer.
+// readDecidableLocked reports whether a READ of the open token tok can be
+// answered as it would be once every OPEN before it is: unless tok's OPEN
+// failed and the OPENs under way, failing, could make the session forget it.
+func (ss *session) readDecidableLocked(tok wire.Token) bool {
+	if _, ok := ss.failed[tok]; !ok || ss.pendingToks == 0 {
+		return true
+	}
+	return len(ss.failed)+ss.pendingToks <= ss.srv.cfg.MaxOpenTokens
+}
+
+// answerEmpty answers a READ of the opened r that has no payload to send,
+// and reports whether it did.
+func (ss *session) answerEmpty(req wire.Request, r *resource) bool {
+	if req.Length != 0 && req.Offset < uint64(r.blob.Size()) {
+		return false
+	}
+	ss.srv.met.ReadAnswered(true)
+	ss.respond(req.Token, false, nil)
+	return true
+}

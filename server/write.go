@@ -15,8 +15,6 @@ import (
 // never waits behind a long READ; the next writer writes them first, and a
 // writer that leaves makes sure none are left behind.
 
-var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed since it was hashed"}
-
 // serveRead sends n bytes of b at off. Before the header is written the
 // first chunk is read and the file checked, so a file found changed gets a
 // clean ERROR; a change found later ends the session, because the header has
@@ -29,24 +27,76 @@ var errChangedWire = &wire.Error{Kind: wire.KindNotFound, Text: "file changed si
 // place after the check but before the peer has read the bytes would send
 // the new bytes under the old hash (docs/design.md).
 func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
+	if rr, ok := b.(store.RangeReader); ok {
+		return ss.serveRange(tok, rr, off, n)
+	}
 	ss.wmu.Lock()
 	defer ss.unlockWrite()
 	if ss.werr != nil {
 		return false
 	}
-	return ss.copyLocked(tok, b, off, n)
+	return ss.copyLocked(tok, n, func(p []byte) error {
+		err := readFull(b, p, off)
+		off += int64(len(p))
+		return err
+	})
 }
 
-// copyLocked sends a READ's payload through a buffer, one chunk at a time;
-// each chunk is checked (store.Blob's ReadAt) after it is read and before it
-// is written. It reports whether the whole payload was written.
-func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) bool {
+// serveRange sends n bytes of rr at off with one ReadRange: one request to
+// the store per READ, however many chunks it is written in. The request is
+// made before the write lock is taken, so the READs of a session wait for
+// their store's answers at once, not one after the other; the buffer is
+// taken under the lock, as in serveRead.
+func (ss *session) serveRange(tok wire.Token, rr store.RangeReader, off, n int64) bool {
+	called, sent := false, false
+	err := rr.ReadRange(ss.ctx, off, n, func(rd io.Reader) error {
+		called = true
+		ss.wmu.Lock()
+		defer ss.unlockWrite()
+		if ss.werr != nil {
+			return ss.werr
+		}
+		sent = ss.copyLocked(tok, n, func(p []byte) error {
+			_, err := io.ReadFull(rd, p)
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		})
+		if !sent {
+			return errNotSent
+		}
+		return nil
+	})
+	switch {
+	case !called:
+		ss.readFailed(tok, err)
+		ss.flushSmall()
+	case sent && err != nil:
+		// The store failed after every byte was read, so it may not
+		// vouch for them: end the session rather than let them stand.
+		ss.srv.log.Warn("ranged read failed after its bytes were sent; ending session", "err", err)
+		ss.wmu.Lock()
+		ss.setErr(err)
+		ss.wmu.Unlock()
+		return false
+	}
+	return sent
+}
+
+var errNotSent = errors.New("server: READ not sent")
+
+// copyLocked sends a READ's n-byte payload through a buffer, one chunk at a
+// time, each filled by fill with the payload's next bytes (and checked, for a
+// store.Blob's ReadAt) before it is written. It reports whether the whole
+// payload was written.
+func (ss *session) copyLocked(tok wire.Token, n int64, fill func([]byte) error) bool {
 	bufp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bufp)
 	buf := *bufp
 	c := min(n, chunkSize)
-	if err := readFull(b, buf[:c], off); err != nil {
-		ss.readFailedLocked(tok, err)
+	if err := fill(buf[:c]); err != nil {
+		ss.readFailed(tok, err)
 		return false
 	}
 	ss.writeHeaderLocked(tok, n)
@@ -55,12 +105,12 @@ func (ss *session) copyLocked(tok wire.Token, b store.Blob, off, n int64) bool {
 		if ss.setErr(err); err != nil {
 			return false
 		}
-		off, n = off+c, n-c
+		n -= c
 		if n == 0 {
 			return true
 		}
 		c = min(n, chunkSize)
-		if err := readFull(b, buf[:c], off); err != nil {
+		if err := fill(buf[:c]); err != nil {
 			ss.srv.log.Warn("read failed mid-response; ending session", "err", err)
 			ss.setErr(err)
 			return false
@@ -91,14 +141,25 @@ func readFull(b store.Blob, p []byte, off int64) error {
 	return err
 }
 
-// readFailedLocked answers a READ whose first bytes could not be read.
-func (ss *session) readFailedLocked(tok wire.Token, err error) {
-	e := errChangedWire
-	if !errors.Is(err, store.ErrChanged) && !errors.Is(err, io.ErrUnexpectedEOF) {
+// readFailed answers a READ whose first bytes could not be read, by the
+// kind of the store's error (see openError).
+func (ss *session) readFailed(tok wire.Token, err error) {
+	var e *wire.Error
+	switch {
+	case store.Permanent(err):
+		e = errChangedWire
+	case ss.ctx.Err() != nil:
+		e = errCanceled
+	case store.Retryable(err):
+		ss.srv.log.Warn("read failed; store unavailable", "err", err)
+		e = ErrUnavailable
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		e = errChangedWire // shorter than it was hashed
+	default:
 		ss.srv.log.Warn("read failed", "err", err)
-		e = &wire.Error{Kind: wire.KindError, Text: "read failed"}
+		e = errReadFailed
 	}
-	ss.respond(tok, true, []byte(e.Error()))
+	ss.respondErr(tok, e)
 }
 
 func (ss *session) respondErr(tok wire.Token, e error) {
@@ -114,6 +175,7 @@ func (ss *session) respond(tok wire.Token, isErr bool, payload []byte) {
 	if len(ss.small) > 1<<20 {
 		// A peer that sends requests but reads nothing: stop.
 		ss.dead.Store(true)
+		ss.cancel()
 		ss.conn.Close()
 	}
 }
@@ -166,6 +228,7 @@ func (ss *session) setErr(err error) {
 	}
 	ss.werr = err
 	ss.dead.Store(true)
+	ss.cancel()
 	ss.conn.Close()
 }
 

@@ -1,0 +1,323 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/server"
+	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/urn"
+	"github.com/rtp-project/rtp/wire"
+)
+
+func shaHash(b []byte) urn.Hash { return urn.New(urn.SHA256, sha256.Sum256(b)) }
+
+// waitFor receives one value from ch, failing the test if ctx ends first.
+func waitFor[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-ctx.Done():
+		t.Fatalf("%s: %v", what, ctx.Err())
+		panic("unreachable")
+	}
+}
+
+// An OPEN held at the store holds up nothing behind it: an OPEN and a READ
+// of another hash pipelined behind it on the same session are answered
+// while it waits, and a READ pipelined behind it gets its bytes once it is
+// answered.
+func TestSlowOpenHoldsUpNothingBehindIt(t *testing.T) {
+	slow, fast := random(300<<10), random(100<<10)
+	var hs *hookedStore
+	f := newWrappedFixture(t, server.Config{}, map[string][]byte{"slow": slow, "fast": fast}, func(d *store.Disk) store.Opener {
+		hs = newHookedStore(d)
+		hs.block[shaHash(slow)] = true
+		return hs
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var pending []*client.Call
+	var bufs []*bytes.Buffer
+	for _, proto := range []string{"tcp", "tls", "quic"} {
+		s, err := client.Dial(ctx, f.dials[proto], f.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		openSlow := s.StartOpen(sha(slow))
+		var slowBuf, fastBuf bytes.Buffer
+		readSlow := s.StartRead(openSlow.Token, 0, uint64(len(slow)), &slowBuf)
+		openFast := s.StartOpen(sha(fast))
+		readFast := s.StartRead(openFast.Token, 0, uint64(len(fast)), &fastBuf)
+		waitFor(t, ctx, hs.entered, proto+": slow OPEN reaching the store")
+		if err := openFast.Wait(ctx); err != nil {
+			t.Fatalf("%s: OPEN behind a slow one: %v", proto, err)
+		}
+		if err := readFast.Wait(ctx); err != nil || !bytes.Equal(fastBuf.Bytes(), fast) {
+			t.Fatalf("%s: READ behind a slow OPEN: %v, %d bytes, equal=%v", proto, err, fastBuf.Len(), bytes.Equal(fastBuf.Bytes(), fast))
+		}
+		select {
+		case <-openSlow.Done:
+			t.Fatalf("%s: the slow OPEN was answered (%v) while the store held it", proto, openSlow.Err)
+		case <-readSlow.Done:
+			t.Fatalf("%s: the READ behind the slow OPEN was answered (%v) while the store held the OPEN", proto, readSlow.Err)
+		default:
+		}
+		pending = append(pending, openSlow, readSlow)
+		bufs = append(bufs, &slowBuf)
+	}
+	if n := hs.cur.Load(); n != 3 {
+		t.Fatalf("%d store calls under way, want the 3 slow OPENs", n)
+	}
+	close(hs.release)
+	for i, c := range pending {
+		if err := c.Wait(ctx); err != nil {
+			t.Fatalf("slow call %d: %v", i, err)
+		}
+	}
+	for i, b := range bufs {
+		if !bytes.Equal(b.Bytes(), slow) {
+			t.Errorf("session %d: READ behind the slow OPEN got %d bytes, equal=%v", i, b.Len(), bytes.Equal(b.Bytes(), slow))
+		}
+	}
+}
+
+// OPENs are answered as if handled one after the other, whatever the
+// store's delay: an OPEN that reuses the token of one under way waits for
+// its outcome, so that the pipelined OPEN T (fails), READ T, OPEN T (a
+// file), READ T get not found, not found, OK and the file's bytes.
+func TestOpensAnsweredAsInOrder(t *testing.T) {
+	data := random(50 << 10)
+	gone := urn.New(urn.SHA256, [32]byte{9})
+	var hs *hookedStore
+	f := newWrappedFixture(t, server.Config{}, map[string][]byte{"a": data}, func(d *store.Disk) store.Opener {
+		hs = newHookedStore(d)
+		hs.block[gone] = true
+		return hs
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := net.Dial("tcp", f.dials["tcp"].Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tok := wire.TokenFromUint64(2)
+	var b []byte
+	for _, q := range []wire.Request{
+		wire.NewOpen(tok, gone.String()),
+		wire.NewRead(wire.TokenFromUint64(4), tok, 0, 100),
+		wire.NewOpen(tok, sha(data)),
+		wire.NewRead(wire.TokenFromUint64(6), tok, 0, 100),
+	} {
+		b = q.Append(b)
+	}
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, hs.entered, "the failing OPEN reaching the store")
+	close(hs.release)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	got := map[wire.Token][]string{}
+	for range 4 {
+		h, p, err := wire.ReadResponse(br, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.IsError {
+			got[h.Token] = append(got[h.Token], "error "+string(p))
+		} else {
+			got[h.Token] = append(got[h.Token], fmt.Sprintf("ok %d bytes", len(p)))
+		}
+	}
+	// The two OPENs share a token: its answers come in the OPENs' order.
+	want := map[wire.Token][]string{
+		tok:                     {"error not found", "ok 0 bytes"},
+		wire.TokenFromUint64(4): {"error not found"},
+		wire.TokenFromUint64(6): {"ok 100 bytes"},
+	}
+	for k, w := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(w) {
+			t.Errorf("token %v: %q, want %q (all: %v)", k, got[k], w, got)
+		}
+	}
+}
+
+// A client that hangs up cancels the store calls its session has under way:
+// the context the store got is done, over every transport.
+func TestHangUpCancelsStoreCall(t *testing.T) {
+	data := random(10 << 10)
+	var hs *hookedStore
+	f := newWrappedFixture(t, server.Config{}, map[string][]byte{"a": data}, func(d *store.Disk) store.Opener {
+		hs = newHookedStore(d)
+		hs.block[shaHash(data)] = true
+		return hs
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, proto := range []string{"tcp", "tls", "quic"} {
+		s, err := client.Dial(ctx, f.dials[proto], f.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := s.StartOpen(sha(data))
+		s.StartRead(open.Token, 0, 100, new(bytes.Buffer))
+		waitFor(t, ctx, hs.entered, proto+": OPEN reaching the store")
+		s.Close()
+		if err := waitFor(t, ctx, hs.ended, proto+": the store call's context ending after the client hung up"); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: store call ended with %v, want context.Canceled", proto, err)
+		}
+	}
+}
+
+// A client that sends 10,000 OPENs of distinct hashes to a store that holds
+// them all gets at most MaxOpening (16) store calls, and goroutines, at
+// once: the rest wait in a queue bounded by MaxOpenTokens, and past that
+// the session reads no more. Once the store answers, every OPEN gets its
+// one answer.
+func TestOpenConcurrencyBounded(t *testing.T) {
+	const opens, maxOpening = 10000, 16
+	f := newFixture(t, server.Config{}, map[string][]byte{"a": []byte("a")})
+	hs := newHookedStore(f.disk)
+	hs.blockAll = true
+	srv := server.New(server.Config{Store: hs})
+	waiting := make(chan struct{}, 1)
+	server.SetOpenWaitHook(srv, func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	})
+	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	go srv.ServeListener(ctx, l)
+	defer srv.Shutdown(ctx)
+
+	base := runtime.NumGoroutine()
+	c, err := net.Dial("tcp", l.Dial.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	werr := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriter(c)
+		var b []byte
+		for i := range opens {
+			var sum [32]byte
+			sum[0], sum[1], sum[2] = byte(i), byte(i>>8), 0xee
+			q := wire.NewOpen(wire.TokenFromUint64(uint64(2*i+2)), urn.New(urn.SHA256, sum).String())
+			b = q.Append(b[:0])
+			if _, err := bw.Write(b); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- bw.Flush()
+	}()
+	for range maxOpening {
+		waitFor(t, ctx, hs.entered, "OPENs reaching the store")
+	}
+	waitFor(t, ctx, waiting, "the session to stop reading at MaxOpenTokens OPENs under way")
+	held, grown := hs.cur.Load(), runtime.NumGoroutine()-base
+	t.Logf("%d OPENs sent to a store that holds them: %d store calls under way, %d goroutines more than before the session", opens, held, grown)
+	if held != maxOpening {
+		t.Errorf("%d store calls under way, want MaxOpening=%d", held, maxOpening)
+	}
+	// The session's reader, the test's writer, MaxOpening workers and a
+	// few of the runtime's: far fewer than the 1024 OPENs under way.
+	if grown > maxOpening+16 {
+		t.Errorf("%d more goroutines with 1024 OPENs under way, want at most %d", grown, maxOpening+16)
+	}
+	close(hs.release)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	seen := make(map[wire.Token]bool, opens)
+	for i := range opens {
+		h, p, err := wire.ReadResponse(br, 1<<20)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		if !h.IsError || !errors.Is(wire.ParseError(string(p)), wire.ErrNotFound) {
+			t.Fatalf("response %d (token %v): error=%v %q, want not found", i, h.Token, h.IsError, p)
+		}
+		if seen[h.Token] {
+			t.Fatalf("token %v answered twice", h.Token)
+		}
+		seen[h.Token] = true
+	}
+	if err := waitFor(t, ctx, werr, "the writer"); err != nil {
+		t.Fatal(err)
+	}
+	if most := hs.most.Load(); most != maxOpening {
+		t.Errorf("at most %d store calls at once, want MaxOpening=%d", most, maxOpening)
+	}
+}
+
+// A graceful Shutdown lets the store calls under way finish, and answers
+// them: it stops reading requests, not serving those it has read.
+func TestShutdownFinishesStoreCalls(t *testing.T) {
+	data := random(70 << 10)
+	f := newFixture(t, server.Config{}, map[string][]byte{"a": data})
+	hs := newHookedStore(f.disk)
+	hs.block[shaHash(data)] = true
+	srv := server.New(server.Config{Store: hs})
+	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go srv.ServeListener(ctx, l)
+	s, err := client.Dial(ctx, l.Dial, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	open := s.StartOpen(sha(data))
+	var buf bytes.Buffer
+	read := s.StartRead(open.Token, 0, uint64(len(data)), &buf)
+	waitFor(t, ctx, hs.entered, "OPEN reaching the store")
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctx) }()
+	// Shutdown closes the listeners and stops the sessions at once: when
+	// dialing fails, this session reads no more requests.
+	for {
+		c, err := net.Dial("tcp", l.Dial.Address())
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(hs.release)
+	if err := open.Wait(ctx); err != nil {
+		t.Fatalf("OPEN under way at Shutdown: %v", err)
+	}
+	if err := read.Wait(ctx); err != nil || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("READ behind it: %v, %d bytes", err, buf.Len())
+	}
+	if err := waitFor(t, ctx, shut, "Shutdown"); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if n := len(hs.ended); n != 0 {
+		t.Errorf("%d store calls were cancelled by a graceful Shutdown", n)
+	}
+}
