@@ -81,8 +81,9 @@ const hedgeSpan = 32
 // file whose owner's session has received nothing for the hedge time: the
 // in-order hash is waiting for that block, and its peer may have stalled.
 // Then the lowest missing unowned block. When none is left, a copy of the
-// block another peer, or another session of this one, has held longest
-// (endgame). ok is false when there is
+// block another peer has held longest (endgame). Never a copy from the
+// same server: RTP/1 has no way to take back a READ, so the server would
+// send the block twice over the same link. ok is false when there is
 // nothing to do for peer now.
 func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
 	p.mu.Lock()
@@ -108,10 +109,7 @@ func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
 	best := -1
 	for j := range p.blocks {
 		b := &p.blocks[j]
-		// Another session of the same server may copy it too: a session
-		// that fell behind holds its READs queued, and an idle one's
-		// connection may bring the block sooner.
-		if b.done || b.owner == noPeer || b.dups > 0 || b.owner == peer && b.last == last {
+		if b.done || b.owner == peer || b.owner == noPeer || b.dups > 0 {
 			continue
 		}
 		if best < 0 || b.since.Before(p.blocks[best].since) {
