@@ -102,14 +102,14 @@ func Dial(ctx context.Context, d rtpurl.Dial, opts *Options) (*Session, error) {
 			return nil, err
 		}
 		if d.Proto == rtpurl.TCP {
-			return NewSession(c, nil), nil
+			return NewSession(tcpConn{c.(*net.TCPConn)}, nil), nil
 		}
 		tc := tls.Client(c, tlsConf())
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("tls handshake with %s: %w", d, err)
 		}
-		return NewSession(tc, nil), nil
+		return NewSession(tlsConn{tc, c.(*net.TCPConn)}, nil), nil
 	case rtpurl.QUIC:
 		conn, err := quic.DialAddr(ctx, d.Address(), tlsConf(), QUICConfig())
 		if err != nil {
@@ -130,4 +130,32 @@ type quicStream struct{ *quic.Stream }
 func (q *quicStream) Close() error {
 	q.Stream.CancelRead(0)
 	return q.Stream.Close()
+}
+
+// abort resets the stream both ways: the server's read fails instead of
+// ending, so it abandons the requests under way.
+func (q *quicStream) abort() error {
+	q.Stream.CancelRead(0)
+	q.Stream.CancelWrite(0)
+	return nil
+}
+
+// tcpConn and tlsConn abort with a TCP reset (SO_LINGER 0; for TLS, without
+// a close_notify), which the server's read sees as an error, not as the end
+// of the requests.
+type tcpConn struct{ *net.TCPConn }
+
+func (c tcpConn) abort() error {
+	c.SetLinger(0)
+	return c.Close()
+}
+
+type tlsConn struct {
+	*tls.Conn
+	raw *net.TCPConn
+}
+
+func (c tlsConn) abort() error {
+	c.raw.SetLinger(0)
+	return c.raw.Close()
 }

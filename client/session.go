@@ -181,7 +181,15 @@ func (s *Session) fail(err error) {
 	pending := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	s.conn.Close()
+	// With requests outstanding the session is abandoned, not ended: a
+	// reset tells the server to stop working on them. (A server takes the
+	// plain end of a client's requests as a half-close, and still answers
+	// every one.)
+	if a, ok := s.conn.(interface{ abort() error }); ok && len(pending) > 0 {
+		a.abort()
+	} else {
+		s.conn.Close()
+	}
 	if s.onClose != nil {
 		s.onClose()
 	}

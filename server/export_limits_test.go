@@ -9,3 +9,7 @@ func SetInflightFullHook(srv *Server, fn func()) { srv.inflightFull = fn }
 // reading because a request waits for the outcome of an OPEN under way. Set it
 // before srv serves.
 func SetOpenWaitHook(srv *Server, fn func()) { srv.openWait = fn }
+
+// SetInputEndedHook makes srv call fn when one of its sessions stops
+// reading requests, with the reason. Set it before srv serves.
+func SetInputEndedHook(srv *Server, fn func(error)) { srv.inputEnded = fn }

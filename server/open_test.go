@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"testing"
@@ -180,6 +181,69 @@ func TestHangUpCancelsStoreCall(t *testing.T) {
 		if err := waitFor(t, ctx, hs.ended, proto+": the store call's context ending after the client hung up"); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: store call ended with %v, want context.Canceled", proto, err)
 		}
+	}
+}
+
+// A client that writes its requests and half-closes is owed every answer
+// (rule 1): the end of its requests is not a hang-up, so an OPEN the store
+// still holds is not cancelled, and it and the READ behind it are answered
+// once the store lets go.
+func TestHalfCloseStillAnswered(t *testing.T) {
+	data := random(10 << 10)
+	f := newFixture(t, server.Config{}, map[string][]byte{"a": data})
+	hs := newHookedStore(f.disk)
+	hs.block[shaHash(data)] = true
+	srv := server.New(server.Config{Store: hs})
+	ended := make(chan error, 1)
+	server.SetInputEndedHook(srv, func(err error) { ended <- err })
+	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go srv.ServeListener(ctx, l)
+	defer srv.Shutdown(ctx)
+
+	c, err := net.Dial("tcp", l.Dial.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	open := wire.NewOpen(wire.TokenFromUint64(2), sha(data))
+	read := wire.NewRead(wire.TokenFromUint64(4), open.Token, 0, 100)
+	if _, err := c.Write(append(open.Append(nil), read.Append(nil)...)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, hs.entered, "OPEN reaching the store")
+	c.(*net.TCPConn).CloseWrite()
+	if err := waitFor(t, ctx, ended, "the server reading the end of the requests"); !errors.Is(err, io.EOF) {
+		t.Fatalf("the session's reader stopped with %v, not the end of input", err)
+	}
+	select {
+	case err := <-hs.ended:
+		t.Fatalf("the store call was cancelled (%v) though the client only half-closed", err)
+	default:
+	}
+	close(hs.release)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	got := map[wire.Token][]byte{}
+	for range 2 {
+		h, p, err := wire.ReadResponse(br, 1<<20)
+		if err != nil {
+			t.Fatalf("after %d answers: %v", len(got), err)
+		}
+		if h.IsError {
+			t.Fatalf("%+v: error %q", h, p)
+		}
+		got[h.Token] = p
+	}
+	if p, ok := got[open.Token]; !ok || len(p) != 0 {
+		t.Errorf("OPEN answered %q, %v", p, ok)
+	}
+	if !bytes.Equal(got[read.Token], data[:100]) {
+		t.Errorf("READ answered %d bytes, not the first 100 of the file", len(got[read.Token]))
 	}
 }
 

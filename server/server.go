@@ -34,8 +34,9 @@ type Server struct {
 	wg        sync.WaitGroup // sessions and accept loops
 	tcp       tcpResolved    // Config.TCP as this host applies it
 
-	inflightFull func() // for tests: called when a READ waits for MaxInflight
-	openWait     func() // for tests: called when a request waits for an OPEN under way
+	inflightFull func()      // for tests: called when a READ waits for MaxInflight
+	openWait     func()      // for tests: called when a request waits for an OPEN under way
+	inputEnded   func(error) // for tests: called when a session's reader stops, with why
 }
 
 // New returns a server with cfg's settings.

@@ -98,9 +98,16 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, tran
 	}()
 
 	err := ss.run()
-	if !ss.isStopped() {
-		// The peer hung up or broke a rule: abandon the store calls under
-		// way. (A graceful Shutdown lets them finish.)
+	if s.inputEnded != nil {
+		s.inputEnded(err)
+	}
+	if !ss.isStopped() && !errors.Is(err, io.EOF) {
+		// The connection broke (a reset, a QUIC stream or connection
+		// closed with an error) or the peer broke a rule: abandon the store
+		// calls under way. The plain end of the requests is not a hang-up:
+		// a client may half-close and read every answer (rule 1), so they
+		// finish; if it is gone, the first failed write cancels the rest.
+		// (A graceful Shutdown lets them finish too.)
 		ss.cancel()
 	}
 	ss.work.Wait()
