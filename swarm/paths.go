@@ -84,12 +84,27 @@ type pathCtl struct {
 	// else zero; setPath publishes it.
 	path    PathState
 	probeAt time.Time // slow: when its windows are given back; probing: when the probe ends
-	// The rate a period ago, and whether it has grown by addGain since:
+	// The rate a period ago, and whether it has grown by a quarter since:
 	// a server still speeding up by itself (TCP's start-up) is not tried
-	// with another session, whose trial would credit it with that growth.
+	// with another session, whose trial would credit it with that growth,
+	// nor held slow: a 300 ms path ramps up for seconds after a 20 ms one
+	// has filled its link, and one READ in flight would keep it slow.
 	prevRate float64
 	prevAt   time.Time
 	growing  bool
+}
+
+// track compares the rate with the one a period ago. Until two periods
+// have been measured the path counts as growing.
+func (c *pathCtl) track(rate float64, now time.Time, per time.Duration) {
+	if c.prevAt.IsZero() {
+		c.growing, c.prevRate, c.prevAt = true, rate, now
+		return
+	}
+	if now.Sub(c.prevAt) >= per {
+		c.growing = rate > c.prevRate*startupGrowth
+		c.prevRate, c.prevAt = rate, now
+	}
 }
 
 // slow reports whether steer holds the path slow, probing it or not.
@@ -139,6 +154,9 @@ func (d *Download) steer(ctx context.Context, now time.Time) {
 		}
 		live++
 		rates[i], full[i] = p.measure(now)
+		if full[i] {
+			p.ctl.track(rates[i], now, p.period())
+		}
 		p.mu.Lock()
 		p.measured = rates[i]
 		p.mu.Unlock()
@@ -174,7 +192,7 @@ func (d *Download) steer(ctx context.Context, now time.Time) {
 			c.probeAt = now.Add(max(slowProbeFor, 2*p.period()))
 			p.setPath(PathProbing)
 			d.plan.nudge()
-		case !c.slow() && spare && live > 1 && full[i] && best > 0 && rates[i]*slowShare < best:
+		case !c.slow() && !c.growing && spare && live > 1 && full[i] && best > 0 && rates[i]*slowShare < best:
 			c.probeAt = now.Add(slowProbeEvery)
 			p.setPath(PathSlow)
 			d.log.Info("path slow: one READ in flight", "server", p.dial, "rate", int64(rates[i]), "best", int64(best))
@@ -208,10 +226,6 @@ func (d *Download) addSessions(ctx context.Context, p *peer, rate float64, total
 	p.mu.Lock()
 	want, inStartup := p.want, p.pathLocked() == PathStartup
 	p.mu.Unlock()
-	if now.Sub(c.prevAt) >= per {
-		c.growing = rate > c.prevRate*addGain
-		c.prevRate, c.prevAt = rate, now
-	}
 	if p.minRTT() < lanRTT || inStartup {
 		return 0
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,7 @@ type peer struct {
 	// which retiring are ending because want went down.
 	want, live, retiring int
 	slots                []bool           // session slots in use
+	order                []int            // live slots in the order they started; the last is retired first
 	flows                map[int]flowStat // the last snapshot of each slot's flow
 	slowPath             PathState        // PathSlow or PathProbing when set by steer, else PathSteady
 	measured             float64          // its rate over the last period, bytes/s
@@ -163,6 +165,7 @@ func (p *peer) startLocked(ctx context.Context) {
 		p.slots = append(p.slots, false)
 	}
 	p.slots[slot] = true
+	p.order = append(p.order, slot)
 	p.want++
 	p.live++
 	p.d.sessions.Add(1)
@@ -174,10 +177,14 @@ func (p *peer) startLocked(ctx context.Context) {
 
 // retire says whether the session in slot should end because the server
 // has more sessions than it wants; it then counts as retiring.
-func (p *peer) retire() bool {
+func (p *peer) retire(slot int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.live-p.retiring > p.want {
+	// The newest session goes: the one added for a trial, whose
+	// connection is the coldest. Retiring an older one left a server
+	// with only a connection still in TCP's start-up.
+	if n := len(p.order); p.live-p.retiring > p.want && n > 0 && p.order[n-1] == slot {
+		p.order = p.order[:n-1]
 		p.retiring++
 		return true
 	}
@@ -190,6 +197,7 @@ func (p *peer) ended(slot int, retired bool) {
 	defer p.mu.Unlock()
 	p.live--
 	p.slots[slot] = false
+	p.order = slices.DeleteFunc(p.order, func(s int) bool { return s == slot })
 	if retired {
 		p.retiring--
 		delete(p.flows, slot)
@@ -415,7 +423,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	stall := time.NewTicker(max(d.cfg.Stall/4, 10*time.Millisecond))
 	defer stall.Stop()
 	for {
-		if !*retiring && p.retire() {
+		if !*retiring && p.retire(slot) {
 			*retiring = true
 		}
 		tree, ready := d.treeReady()
