@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/wire"
 )
 
@@ -64,7 +65,7 @@ type session struct {
 func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, transport string) {
 	// Shutdown, not ctx, ends sessions: one that is shutting down still
 	// finishes the store calls it has started.
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sctx, cancel := context.WithCancel(store.WithRemote(context.WithoutCancel(ctx), remote))
 	defer cancel()
 	ss := &session{
 		srv:      s,

@@ -35,6 +35,7 @@ type plan struct {
 	free      int // no block below this index is unowned and missing
 	low       int // the first block not done: where the in-order hash waits
 	hedge     time.Duration
+	patient   bool // Config.PatientEndgame
 	doneCount int
 	doneBytes int64
 	aborted   bool
@@ -107,10 +108,14 @@ func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
 		}
 	}
 	best := -1
+	now := time.Now()
 	for j := range p.blocks {
 		b := &p.blocks[j]
 		if b.done || b.owner == peer || b.owner == noPeer || b.dups > 0 {
 			continue
+		}
+		if p.patient && (b.last == nil || now.Sub(time.Unix(0, b.last.Load())) <= p.hedge) {
+			continue // its session is receiving: no copy races it
 		}
 		if best < 0 || b.since.Before(p.blocks[best].since) {
 			best = j

@@ -81,10 +81,25 @@ type Config struct {
 	// the end even when the URL names a blake3 urn whose tree a server
 	// offers. Zero means the tree is used when there is one.
 	NoTree bool
+	// Tree, when not nil, is the BLAKE3 tree of the URL's first blake3 urn,
+	// already checked against it (outboard.NewTree) by the caller, for the
+	// URL's length: the download uses it instead of fetching one, so every
+	// byte that reaches the output has been checked against it. A tree for
+	// another length fails Run. Zero means the tree is fetched from the
+	// servers, as NoTree says.
+	Tree *outboard.Tree
 	// Verify says which of the URL's urns must match. Zero (VerifyAll)
 	// means every one, as the wire contract asks; VerifyOne the blake3 urn
 	// when there is one, else the first.
 	Verify Verify
+	// PatientEndgame: once every block is assigned, an idle session copies
+	// a block in flight elsewhere only when the session fetching it has
+	// received nothing for the Hedge time, so copies rescue a stalled or
+	// queued-behind session but never race one that is receiving. For a
+	// caller that pays for its servers' egress more than for the tail's
+	// speed: an edge filling from its origin. Zero means idle sessions copy
+	// at once, as they do when Hedge is negative.
+	PatientEndgame bool
 	// Log zero means slog.Default().
 	Log *slog.Logger
 }
@@ -252,6 +267,12 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	}
 	d.length = length
 	d.plan = newPlan(length, d.cfg.BlockSize, d.cfg.Hedge)
+	d.plan.patient = d.cfg.PatientEndgame
+	if t := d.cfg.Tree; t != nil {
+		if _, ok := d.urnBLAKE3(); !ok || t.Len() != length || d.cfg.BlockSize%outboard.GroupSize != 0 {
+			return d.result(), fmt.Errorf("swarm: the tree given is for %d bytes, not a blake3 urn of %d bytes in blocks of whole groups", t.Len(), length)
+		}
+	}
 	resumed := st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize
 	if !resumed {
 		close(d.early)
@@ -268,7 +289,9 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 	}
 	peersDone := make(chan struct{})
 	go func() { d.sessions.Wait(); close(peersDone) }()
-	if h, ok := d.urnBLAKE3(); ok && !d.cfg.NoTree && d.cfg.BlockSize%outboard.GroupSize == 0 {
+	if h, ok := d.urnBLAKE3(); ok && d.cfg.Tree != nil {
+		d.tree, d.treeRoot, d.treeFrom = d.cfg.Tree, h, "given"
+	} else if ok && !d.cfg.NoTree && d.cfg.BlockSize%outboard.GroupSize == 0 {
 		if d.tree = d.fetchTree(ctx, h, length); d.tree != nil {
 			d.treeRoot = h
 		}

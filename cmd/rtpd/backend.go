@@ -6,15 +6,17 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rtp-project/rtp/edge"
 	"github.com/rtp-project/rtp/store"
 )
 
 // backendArg is the argument of serve and ls: what holds the blobs. Today
-// that is a folder; object storage (s3://BUCKET/PREFIX) and an edge cache
-// are to plug in here, and nowhere else in rtpd: after openBackend, rtpd
-// sees only a store.Backend.
+// that is a folder, or an edge cache (serve's --upstream, see edge.go);
+// object storage (s3://BUCKET/PREFIX) is to plug in here, and nowhere else
+// in rtpd: after openBackend, rtpd sees only a store.Backend.
 type backendArg struct {
-	dir string // the folder, as given
+	dir  string       // the folder, as given
+	edge *edge.Config // an edge over a cache folder, instead of dir
 }
 
 // urlScheme matches the start of an argument written as a URL: a scheme of
@@ -35,6 +37,11 @@ func parseBackend(cmd, arg string) (backendArg, error) {
 // openBackend opens the backend the argument names, with opts. It does not
 // scan: the caller runs the first pass.
 func openBackend(b backendArg, opts store.Options) (store.Backend, error) {
+	if b.edge != nil {
+		cfg := *b.edge
+		cfg.Log = opts.Logger
+		return edge.Open(cfg)
+	}
 	disk, err := store.OpenDisk(b.dir, opts)
 	if err != nil {
 		return nil, err

@@ -207,9 +207,19 @@ func goTool() string {
 	return "go"
 }
 
-// startRTPD builds rtpd, serves a fresh folder on all three transports and
-// stops the process when t ends.
-func startRTPD(t *testing.T) *rtpdProc {
+// confBackends are what the suite runs against: each gives the arguments
+// that end `rtpd serve` to serve the files of the folder dir.
+var confBackends = []struct {
+	name string
+	args func(t *testing.T, dir string) []string
+}{
+	{"disk", func(t *testing.T, dir string) []string { return []string{dir} }},
+	{"edge", edgeOfFolder},
+}
+
+// startRTPD builds rtpd, serves a fresh folder on all three transports
+// through backend and stops the process when t ends.
+func startRTPD(t *testing.T, backend func(t *testing.T, dir string) []string) *rtpdProc {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "rtpd")
@@ -271,8 +281,8 @@ func startRTPD(t *testing.T) *rtpdProc {
 		"--listen", "tls!127.0.0.1!0",
 		"--listen", "quic!127.0.0.1!0",
 		"--tls-cert", certFile, "--tls-key", keyFile,
-		"--max-read", fmt.Sprint(confMaxRead),
-		dir)
+		"--max-read", fmt.Sprint(confMaxRead))
+	cmd.Args = append(cmd.Args, backend(t, dir)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second // then SIGKILL
 	dialc := make(chan string, 16)
@@ -648,12 +658,16 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs rtpd")
 	}
-	srv := startRTPD(t)
-	for _, proto := range []string{"tcp", "tls", "quic"} {
-		tr := &transport{proto: proto, addr: srv.dials[proto], srv: srv}
-		for _, c := range conformanceCases() {
-			t.Run(proto+"/"+c.name, func(t *testing.T) { c.run(t, tr) })
-		}
+	for _, b := range confBackends {
+		t.Run(b.name, func(t *testing.T) {
+			srv := startRTPD(t, b.args)
+			for _, proto := range []string{"tcp", "tls", "quic"} {
+				tr := &transport{proto: proto, addr: srv.dials[proto], srv: srv}
+				for _, c := range conformanceCases() {
+					t.Run(proto+"/"+c.name, func(t *testing.T) { c.run(t, tr) })
+				}
+			}
+		})
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/web"
@@ -20,7 +22,11 @@ import (
 // newMetrics returns the counters behind --metrics and the HTTP face's live
 // figures, the index gauges read from b at scrape time.
 func newMetrics(b store.Backend) *metrics.Metrics {
-	return metrics.New(metrics.Config{Index: b.Count, IndexFile: b.IndexFile()})
+	cfg := metrics.Config{Index: b.Count, IndexFile: b.IndexFile()}
+	if c, ok := b.(prometheus.Collector); ok {
+		cfg.Collectors = append(cfg.Collectors, c) // an edge's
+	}
+	return metrics.New(cfg)
 }
 
 // healthy reports whether rtpd can serve: its first index pass is done

@@ -23,6 +23,13 @@ rtpd serve --help shows each); a repeatable flag takes a comma-separated
 list there. A flag given on the command line wins. contrib/rtpd.service and contrib/rtpd.env in the
 source tree run rtpd under systemd that way.
 
+rtpd serve --upstream DIAL --cache DIR --cache-size SIZE, with no folder,
+serves an edge: a pull-through cache that fills a blob it lacks from its
+upstreams (origins or other edges) the first time it is asked for, answers
+READs of the bytes it has verified while the fill goes on, and evicts whole
+blobs least recently used past --cache-size. docs/scale.md in the source
+tree sets up a tier of edges.
+
 rtpd url prints the rtp: URL of a file, naming the servers given with
 --server; rtpd ls lists what a folder serves.
 
@@ -37,9 +44,10 @@ clean shutdown, or any command but serve stopped by SIGTERM (**143**).
 
     rtpd serve ./blobs
     rtpd serve --listen 'tcp!0.0.0.0!7777' --listen 'quic!0.0.0.0!7777' ./blobs
+    rtpd serve --upstream 'tcp!origin.example!7777' --cache /var/cache/rtpd --cache-size 50G
     rtpd url --server 'tcp!files.example.org!7777' ./blobs/image.iso
 
 # SEE ALSO
 
-rtpget(1); docs/protocol.md, docs/hardening.md and docs/gemini.md in the
-source tree.`
+rtpget(1); docs/protocol.md, docs/hardening.md, docs/gemini.md and
+docs/scale.md in the source tree.`

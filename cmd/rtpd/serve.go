@@ -28,9 +28,9 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "serve",
 		Usage:        "index a folder and serve every file in it by sha256 and blake3",
-		ArgsUsage:    "DIR",
+		ArgsUsage:    "DIR | --upstream DIAL --cache DIR --cache-size SIZE",
 		OnUsageError: usageError,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: flagListen, Value: cli.NewStringSlice("tcp!0.0.0.0!7777"), Usage: "dial string to listen on (tcp!, tls! or quic!host!port), repeatable", EnvVars: envVar(flagListen)},
 			&cli.StringFlag{Name: flagIndex, Usage: "bbolt index file (default DIR/.rtpd/index.db)", EnvVars: envVar(flagIndex)},
 			&cli.DurationFlag{Name: flagRescan, Value: 30 * time.Second, Usage: "how often to look for added, changed and removed files", EnvVars: envVar(flagRescan)},
@@ -55,20 +55,13 @@ func serveCommand() *cli.Command {
 			hiddenFlag(),
 			logLevelFlag(),
 			logFormatFlag(),
-		},
+		}, edgeFlags()...),
 		Action: serve,
 	}
 }
 
 func serve(c *cli.Context) error {
-	switch c.NArg() {
-	case 0:
-		return cli.Exit("serve: want the folder to serve, e.g. rtpd serve ./blobs", 2)
-	case 1:
-	default:
-		return cli.Exit(fmt.Sprintf("serve: want one folder, got %d arguments: %q", c.NArg(), c.Args().Slice()), 2)
-	}
-	arg, err := parseBackend("serve", c.Args().First())
+	arg, err := serveBackend(c)
 	if err != nil {
 		return err
 	}

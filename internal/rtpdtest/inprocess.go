@@ -14,7 +14,7 @@ import (
 // IndexedDisk opens dir as rtpd serve does, with a real bbolt index in a
 // folder of the test's own, and indexes it once; it is closed when the test
 // ends.
-func IndexedDisk(t *testing.T, dir string) *store.Disk {
+func IndexedDisk(t testing.TB, dir string) *store.Disk {
 	t.Helper()
 	disk, err := store.OpenDisk(dir, store.Options{Index: filepath.Join(t.TempDir(), "index.db")})
 	if err != nil {
@@ -31,7 +31,7 @@ func IndexedDisk(t *testing.T, dir string) *store.Disk {
 // bbolt index of its own, through wrap (nil for none: a test wraps the store
 // to make a server stall or lie). kill closes every session at once and
 // stops the server; it also runs when the test ends.
-func ServeInProcess(t *testing.T, dir string, wrap func(store.Opener) store.Opener) (d rtpurl.Dial, kill func()) {
+func ServeInProcess(t testing.TB, dir string, wrap func(store.Opener) store.Opener) (d rtpurl.Dial, kill func()) {
 	t.Helper()
 	disk := IndexedDisk(t, dir)
 	var o store.Opener = disk

@@ -77,9 +77,13 @@ var bound = []struct {
 // Start runs `rtpd serve ARGS... DIR` and waits until it listens on every
 // --listen, --http, --metrics and --gemini it was given; pass port 0 and read
 // the bound dials from the Server. The process is killed when the test ends.
+// An empty dir is left out (an edge serves no folder).
 func Start(t *testing.T, dir string, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, args: append(append([]string{"serve"}, args...), dir)}
+	s := &Server{t: t, args: append([]string{"serve"}, args...)}
+	if dir != "" {
+		s.args = append(s.args, dir)
+	}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s

@@ -18,6 +18,7 @@ func (m *Metrics) Registry() *prometheus.Registry {
 	reg.MustRegister(m,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.cfg.Collectors...)
 	return reg
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	// IndexFile is the bbolt index, whose size is reported. Zero means
 	// rtpd_index_db_bytes is left out.
 	IndexFile string
+	// Collectors are registered beside the counters by Registry: what a
+	// backend counts of its own (an edge's fills). Zero means none.
+	Collectors []prometheus.Collector
 }
 
 // Label values, in the order of the arrays below.
