@@ -274,12 +274,12 @@ func (d *Download) Run(ctx context.Context, out Output, statePath string, stream
 		}
 	}
 	resumed := st != nil && st.Length == length && st.BlockSize == d.cfg.BlockSize
-	if !resumed {
+	if !resumed && d.cfg.Tree == nil {
 		close(d.early)
 	}
 	// Sessions start now, so they dial and OPEN while the tree is fetched;
-	// a fresh download's fetch into memory meanwhile, a resumed one's wait
-	// for ready.
+	// a fresh download's fetch into memory meanwhile, a resumed one's (or
+	// one given its tree) wait for ready.
 	for _, p := range d.peers {
 		p.mu.Lock()
 		for range d.cfg.Sessions {
