@@ -207,9 +207,17 @@ func goTool() string {
 	return "go"
 }
 
-// startRTPD builds rtpd, serves a fresh folder on all three transports and
-// stops the process when t ends.
-func startRTPD(t *testing.T) *rtpdProc {
+// confBackend puts the test files, written to the folder dir, where rtpd
+// is to serve them from, and returns rtpd serve's argument and the flags
+// that backend needs. The suite checks the same things whatever it is.
+type confBackend func(t *testing.T, dir string) (arg string, flags []string)
+
+// diskBackend serves the folder itself.
+func diskBackend(t *testing.T, dir string) (string, []string) { return dir, nil }
+
+// startRTPD builds rtpd, serves a fresh set of files from backend on all
+// three transports and stops the process when t ends.
+func startRTPD(t *testing.T, backend confBackend) *rtpdProc {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "rtpd")
@@ -265,14 +273,15 @@ func startRTPD(t *testing.T) *rtpdProc {
 	if dl, ok := t.Deadline(); ok {
 		stopBy = dl.Add(-10 * time.Second)
 	}
+	arg, flags := backend(t, dir)
 	ctx, cancel := context.WithDeadline(context.Background(), stopBy)
-	cmd := exec.CommandContext(ctx, bin, "serve",
+	cmd := exec.CommandContext(ctx, bin, append(append([]string{"serve",
 		"--listen", "tcp!127.0.0.1!0",
 		"--listen", "tls!127.0.0.1!0",
 		"--listen", "quic!127.0.0.1!0",
 		"--tls-cert", certFile, "--tls-key", keyFile,
-		"--max-read", fmt.Sprint(confMaxRead),
-		dir)
+		"--max-read", fmt.Sprint(confMaxRead)},
+		flags...), arg)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second // then SIGKILL
 	dialc := make(chan string, 16)
@@ -648,7 +657,11 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs rtpd")
 	}
-	srv := startRTPD(t)
+	runConformance(t, startRTPD(t, diskBackend))
+}
+
+// runConformance runs every case on every transport of srv.
+func runConformance(t *testing.T, srv *rtpdProc) {
 	for _, proto := range []string{"tcp", "tls", "quic"} {
 		tr := &transport{proto: proto, addr: srv.dials[proto], srv: srv}
 		for _, c := range conformanceCases() {
