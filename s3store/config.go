@@ -105,7 +105,7 @@ type Config struct {
 	// rounded up to a multiple of 16 KiB (a BLAKE3 tree group).
 	ChunkSize int64
 	// ReadAhead is how many chunks past a READ are fetched when a blob is
-	// read in order. Zero means 4; negative means none.
+	// read in order. Zero means 8; negative means none.
 	ReadAhead int
 	// CacheBytes bounds the chunks kept in memory (fetched, or read ahead),
 	// shared by every READ. Zero means 256 MiB.
@@ -143,7 +143,7 @@ func (c *Config) setDefaults() error {
 	const group = 16 << 10
 	c.ChunkSize = (c.ChunkSize + group - 1) / group * group
 	if c.ReadAhead == 0 {
-		c.ReadAhead = 4
+		c.ReadAhead = 8
 	}
 	if c.ReadAhead < 0 {
 		c.ReadAhead = 0

@@ -126,6 +126,7 @@ func Open(loc Location, cfg Config, opts store.Options) (*Store, error) {
 		warned:   make(map[string]string),
 	}
 	s.chunks.limit = cfg.CacheBytes
+	s.chunks.pool.New = func() any { b := make([]byte, cfg.ChunkSize); return &b }
 	s.log.Info("serving a bucket", "bucket", loc.String(), "endpoint", endpoint, "credentials_from", credsFrom, "index", index)
 	return s, nil
 }
