@@ -146,6 +146,7 @@ func TestS3OriginOutage(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "unavailable") {
 		t.Errorf("rtpget with the bucket down: exit %d, want 1 naming the retryable error: %s", code, stderr)
 	}
+	t.Logf("rtpget with the bucket down: exit %d: %s", code, strings.TrimSpace(stderr))
 	if code, body := httpGet(t, healthz); code == http.StatusOK || !strings.Contains(body, "bucket") {
 		t.Errorf("/healthz with the bucket down: %d %q, want an error naming the bucket", code, body)
 	}
@@ -160,6 +161,8 @@ func TestS3OriginOutage(t *testing.T) {
 	}
 	if code, body := httpGet(t, healthz); code == http.StatusOK {
 		t.Errorf("/healthz at the end of the outage: %d %q", code, body)
+	} else {
+		t.Logf("/healthz at the end of the outage: %d %s", code, strings.TrimSpace(body))
 	}
 
 	gw.Restart(t)
@@ -174,6 +177,11 @@ func TestS3OriginOutage(t *testing.T) {
 	}
 	if code, body := httpGet(t, healthz); code != http.StatusOK {
 		t.Errorf("/healthz once the bucket is back: %d %s", code, body)
+	}
+	for _, line := range strings.Split(srv.Log(), "\n") {
+		if strings.Contains(line, "bucket unreachable") || strings.Contains(line, "reachable again") {
+			t.Logf("rtpd: %s", line)
+		}
 	}
 	if strings.Contains(srv.Log(), gw.SecretKey) {
 		t.Errorf("rtpd logged the secret key")

@@ -189,6 +189,16 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
+// Pid returns the process id of the running versitygw, or 0.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Log returns what versitygw printed.
 func (s *Server) Log() string {
 	s.mu.Lock()
