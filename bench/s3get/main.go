@@ -7,8 +7,10 @@
 // starts `rtpd serve s3://bench/` on 127.0.0.1 and waits for its index
 // pass, then alternates -n times: a plain GET of the whole object, written
 // to a file, and `rtpget -o FILE rtp:…` of it from rtpd (which reads the
-// bucket with ranged GETs and verifies as it goes). It prints each run and
-// the median speeds and their ratio. From the module root, with versitygw
+// bucket with ranged GETs and verifies as it goes), and rtpget of the same
+// file from an rtpd serving it from the disk (the store's cost left out).
+// It prints each run, with each process's CPU time, and the medians and
+// their ratios. From the module root, with versitygw
 // installed (make versitygw):
 //
 //	go run ./bench/s3get -n 5
@@ -106,28 +108,25 @@ func run() error {
 	if err := os.WriteFile(secret, []byte(gw.SecretKey), 0o600); err != nil {
 		return err
 	}
-	rtpd := exec.Command(filepath.Join(bin, "rtpd"), "serve", "--listen", "tcp!127.0.0.1!0",
-		"--index", filepath.Join(dir, "index", "index.db"), "--log-format", "text",
+	rtpd, dial, err := startRTPD(filepath.Join(bin, "rtpd"), "--index", filepath.Join(dir, "index", "index.db"),
 		"--s3-endpoint", gw.Endpoint, "--s3-access-key-id", gw.AccessKey, "--s3-secret-access-key-file", secret,
 		"s3://bench/")
-	stderr, err := rtpd.StderrPipe()
 	if err != nil {
-		return err
-	}
-	start = time.Now()
-	if err := rtpd.Start(); err != nil {
 		return err
 	}
 	defer func() { rtpd.Process.Signal(os.Interrupt); rtpd.Wait() }()
-	dial, err := waitListening(stderr)
+	// The same file, served from the disk by another rtpd: what rtpget
+	// reaches when the store costs nothing.
+	disk, diskDial, err := startRTPD(filepath.Join(bin, "rtpd"), "--index", filepath.Join(dir, "index-disk", "index.db"), filepath.Join(data, "bench"))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("rtpd indexed the object and listens on %s after %s\n", dial, time.Since(start).Round(time.Millisecond))
+	defer func() { disk.Process.Signal(os.Interrupt); disk.Wait() }()
+	diskURL := url + "&s=" + diskDial
 	url += "&s=" + dial
 
 	out := filepath.Join(dir, "download.bin")
-	var plain, rtp []float64
+	var plain, rtp, fromDisk []float64
 	gwPid, rtpdPid := gw.Pid(), rtpd.Process.Pid
 	for i := range *flagN {
 		os.Remove(out)
@@ -148,12 +147,18 @@ func run() error {
 		rtp = append(rtp, mbps(time.Since(start)))
 		gwRTP, rtpdCPU := cpuOf(gwPid)-gw0, cpuOf(rtpdPid)-rtpd0
 		getCPU := get.ProcessState.UserTime() + get.ProcessState.SystemTime()
-		fmt.Printf("run %d: plain GET %.0f MB/s (CPU s: versitygw %.2f, client %.2f), rtpget via rtpd %.0f MB/s (CPU s: versitygw %.2f, rtpd %.2f, rtpget %.2f)\n",
-			i+1, plain[i], gwPlain.Seconds(), selfPlain.Seconds(), rtp[i], gwRTP.Seconds(), rtpdCPU.Seconds(), getCPU.Seconds())
+		os.Remove(out)
+		start = time.Now()
+		if o, err := exec.Command(filepath.Join(bin, "rtpget"), "-q", "-o", out, diskURL).CombinedOutput(); err != nil {
+			return fmt.Errorf("rtpget from the disk: %v\n%s", err, o)
+		}
+		fromDisk = append(fromDisk, mbps(time.Since(start)))
+		fmt.Printf("run %d: plain GET %.0f MB/s (CPU s: versitygw %.2f, client %.2f); rtpget via rtpd over S3 %.0f MB/s (CPU s: versitygw %.2f, rtpd %.2f, rtpget %.2f); rtpget via rtpd over the file %.0f MB/s\n",
+			i+1, plain[i], gwPlain.Seconds(), selfPlain.Seconds(), rtp[i], gwRTP.Seconds(), rtpdCPU.Seconds(), getCPU.Seconds(), fromDisk[i])
 	}
 	os.Remove(out)
-	mp, mr := median(plain), median(rtp)
-	fmt.Printf("median of %d: plain GET %.0f MB/s, rtpget via rtpd %.0f MB/s: ratio %.2f\n", *flagN, mp, mr, mr/mp)
+	mp, mr, md := median(plain), median(rtp), median(fromDisk)
+	fmt.Printf("median of %d: plain GET %.0f MB/s, rtpget via rtpd over S3 %.0f MB/s: ratio %.2f; rtpget via rtpd over the file %.0f MB/s: S3/file %.2f\n", *flagN, mp, mr, mr/mp, md, mr/md)
 	return nil
 }
 
@@ -179,6 +184,28 @@ func plainGet(ctx context.Context, c *minio.Core, out string) (time.Duration, er
 		err = f.Close()
 	}
 	return time.Since(start), err
+}
+
+// startRTPD runs rtpd serve with args on a loopback port and returns once
+// it listens, after its index pass.
+func startRTPD(bin string, args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "tcp!127.0.0.1!0", "--log-format", "text"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	dial, err := waitListening(stderr)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, "", err
+	}
+	fmt.Printf("rtpd %s indexed and listens on %s after %s\n", args[len(args)-1], dial, time.Since(start).Round(time.Millisecond))
+	return cmd, dial, nil
 }
 
 var listening = regexp.MustCompile(`listening on .* dial=(\S+)`)

@@ -44,7 +44,7 @@ func parseBackend(cmd, arg string) (backendArg, error) {
 }
 
 // openBackend opens the backend the argument names, with opts and, for a
-// bucket, the --s3-* flags of c. It does not scan: the caller runs the
+// bucket, the --s3-* flags of c (a folder ignores them). It does not scan: the caller runs the
 // first pass.
 func openBackend(c *cli.Context, b backendArg, opts store.Options) (store.Backend, error) {
 	if b.s3 != nil {
@@ -54,8 +54,10 @@ func openBackend(c *cli.Context, b backendArg, opts store.Options) (store.Backen
 		}
 		return s3store.Open(*b.s3, cfg, opts)
 	}
-	if f := s3FlagSet(c); f != "" {
-		return nil, cli.Exit(fmt.Sprintf("--%s is for an s3://BUCKET/PREFIX backend, not a folder", f), 2)
+	if f := s3FlagSet(c); f != "" && opts.Logger != nil {
+		// Not an error: an environment file may set the s3 flags for
+		// whichever backend it names.
+		opts.Logger.Warn("--" + f + " is for an s3://BUCKET/PREFIX backend; ignored for a folder")
 	}
 	disk, err := store.OpenDisk(b.dir, opts)
 	if err != nil {
