@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc deps vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan test-cpu clean
+.PHONY: all build demo test cc deps versitygw vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan test-cpu clean
 
 all: build
 
@@ -41,12 +41,22 @@ cc:
 # face's tests run chromium (headless), curl and aria2c. All from Debian:
 # each entry is command:package.
 DEPS = molly-brown:molly-brown openssl:openssl chromium:chromium curl:curl aria2c:aria2
-deps:
+deps: versitygw
 	@missing=; for d in $(DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	test -z "$$missing" || { echo "installing$$missing for the Gemini and HTTP tests"; \
 		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+
+# The S3 store's tests and bench/s3get run versitygw, a real S3 server
+# (Apache-2.0, Go), at this version: built by go install into GOBIN (or
+# GOPATH/bin) when missing or of another version; a few minutes, once.
+VERSITYGW_VERSION = v1.8.0
+versitygw:
+	@gobin=$$($(GO) env GOBIN); test -n "$$gobin" || gobin=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
+	have=$$($(GO) version -m "$$gobin/versitygw" 2>/dev/null | awk '$$1 == "mod" { print $$3 }'); \
+	test "$$have" = "$(VERSITYGW_VERSION)" || { echo "installing versitygw $(VERSITYGW_VERSION) for the S3 tests (a few minutes, once)"; \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); }
 
 # Every fuzz target, as package:Function. CI runs their seed corpora
 # (testdata/fuzz/ in each package) as ordinary tests; `make fuzz` fuzzes

@@ -20,7 +20,8 @@ func TestParseBackend(t *testing.T) {
 	cases := []struct {
 		arg    string
 		dir    string // the folder, for a good row
-		scheme string // in the error, for a bad row
+		s3     string // or the bucket's URL, for a good row
+		reason string // in the error, for a bad row
 	}{
 		{arg: "./blobs", dir: "./blobs"},
 		{arg: "/srv/blobs", dir: "/srv/blobs"},
@@ -28,18 +29,26 @@ func TestParseBackend(t *testing.T) {
 		{arg: "s3:bucket", dir: "s3:bucket"}, // no "//": a folder name
 		{arg: "./s3://bucket/prefix", dir: "./s3://bucket/prefix"},
 		{arg: "C://data", dir: "C://data"}, // a drive letter, not a scheme
-		{arg: "s3://bucket/prefix", scheme: "s3://"},
-		{arg: "S3://bucket", scheme: "S3://"},
-		{arg: "s3://", scheme: "s3://"},
-		{arg: "https://example.org/blobs", scheme: "https://"},
-		{arg: "file:///srv/blobs", scheme: "file://"},
-		{arg: "gs+x.y-z://b", scheme: "gs+x.y-z://"},
+		{arg: "s3://bucket/prefix", s3: "s3://bucket/prefix/"},
+		{arg: "s3://bucket/a/b/", s3: "s3://bucket/a/b/"},
+		{arg: "S3://bucket", s3: "s3://bucket/"},
+		{arg: "s3://bucket/", s3: "s3://bucket/"},
+		{arg: "s3://", reason: "no bucket"},
+		{arg: "s3://b/x", reason: "bucket name"},
+		{arg: "s3://bu cket/x", reason: "bucket name"},
+		{arg: "https://example.org/blobs", reason: "backend https:// not supported yet"},
+		{arg: "file:///srv/blobs", reason: "backend file:// not supported yet"},
+		{arg: "gs+x.y-z://b", reason: "backend gs+x.y-z:// not supported yet"},
 	}
 	for _, c := range cases {
 		b, err := parseBackend("serve", c.arg)
-		if c.scheme == "" {
-			if err != nil || b.dir != c.dir {
-				t.Errorf("parseBackend(%q) = %+v, %v; want folder %q", c.arg, b, err, c.dir)
+		if c.reason == "" {
+			got := ""
+			if b.s3 != nil {
+				got = b.s3.String()
+			}
+			if err != nil || b.dir != c.dir || got != c.s3 {
+				t.Errorf("parseBackend(%q) = %+v (%s), %v; want folder %q, bucket %q", c.arg, b, got, err, c.dir, c.s3)
 			}
 			continue
 		}
@@ -49,8 +58,8 @@ func TestParseBackend(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		if !strings.HasPrefix(msg, "serve: backend "+c.scheme+" not supported yet") || strings.Contains(msg, "\n") {
-			t.Errorf("parseBackend(%q): %q; want one line naming %s", c.arg, msg, c.scheme)
+		if !strings.HasPrefix(msg, "serve: ") || !strings.Contains(msg, c.reason) || strings.Contains(msg, "\n") {
+			t.Errorf("parseBackend(%q): %q; want one line saying %q", c.arg, msg, c.reason)
 		}
 	}
 }
@@ -60,15 +69,27 @@ func TestParseBackend(t *testing.T) {
 // round the message gives, ./NAME, reaches a folder of that name.
 func TestBackendURLExits2(t *testing.T) {
 	for _, args := range [][]string{
-		{"serve", "--listen", "tcp!127.0.0.1!0", "s3://bucket/prefix"},
+		{"serve", "--listen", "tcp!127.0.0.1!0", "gs://bucket/prefix"},
 		{"serve", "https://example.org/blobs"},
-		{"ls", "s3://bucket"},
+		{"ls", "gs://bucket"},
 	} {
 		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
 		scheme := args[len(args)-1][:strings.Index(args[len(args)-1], "://")+3]
 		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 ||
 			!strings.HasPrefix(stderr, "rtpd: "+args[0]+": backend "+scheme+" not supported yet") {
 			t.Errorf("rtpd %v: exit %d, stderr %q; want 2 and one line naming %s", args, code, stderr, scheme)
+		}
+	}
+	// An s3:// URL without a bucket, and bad s3 flags, are usage errors
+	// too.
+	for _, args := range [][]string{
+		{"serve", "--listen", "tcp!127.0.0.1!0", "s3://"},
+		{"ls", "--s3-path-style", "sideways", "s3://bucket"},
+		{"ls", "--s3-access-key-id", "AKIDEXAMPLE", "s3://bucket"},
+	} {
+		_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, args...)
+		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("rtpd %v: exit %d, stderr %q; want 2 and one line", args, code, stderr)
 		}
 	}
 

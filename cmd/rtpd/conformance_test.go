@@ -207,19 +207,20 @@ func goTool() string {
 	return "go"
 }
 
-// confBackends are what the suite runs against: each gives the arguments
-// that end `rtpd serve` to serve the files of the folder dir.
-var confBackends = []struct {
-	name string
-	args func(t *testing.T, dir string) []string
-}{
-	{"disk", func(t *testing.T, dir string) []string { return []string{dir} }},
-	{"edge", edgeOfFolder},
-}
+// confBackend puts the test files, written to the folder dir, where rtpd
+// is to serve them from, and returns rtpd serve's argument and the flags
+// that backend needs. The suite checks the same things whatever it is.
+type confBackend func(t *testing.T, dir string) (arg string, flags []string)
 
-// startRTPD builds rtpd, serves a fresh folder on all three transports
-// through backend and stops the process when t ends.
-func startRTPD(t *testing.T, backend func(t *testing.T, dir string) []string) *rtpdProc {
+// diskBackend serves the folder itself.
+func diskBackend(t *testing.T, dir string) (string, []string) { return dir, nil }
+
+// edgeBackend serves the folder through an edge whose upstream serves it.
+func edgeBackend(t *testing.T, dir string) (string, []string) { return "", edgeOfFolder(t, dir) }
+
+// startRTPD builds rtpd, serves a fresh set of files from backend on all
+// three transports and stops the process when t ends.
+func startRTPD(t *testing.T, backend confBackend) *rtpdProc {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "rtpd")
@@ -275,14 +276,19 @@ func startRTPD(t *testing.T, backend func(t *testing.T, dir string) []string) *r
 	if dl, ok := t.Deadline(); ok {
 		stopBy = dl.Add(-10 * time.Second)
 	}
+	arg, flags := backend(t, dir)
 	ctx, cancel := context.WithDeadline(context.Background(), stopBy)
-	cmd := exec.CommandContext(ctx, bin, "serve",
+	args := append([]string{"serve",
 		"--listen", "tcp!127.0.0.1!0",
 		"--listen", "tls!127.0.0.1!0",
 		"--listen", "quic!127.0.0.1!0",
 		"--tls-cert", certFile, "--tls-key", keyFile,
-		"--max-read", fmt.Sprint(confMaxRead))
-	cmd.Args = append(cmd.Args, backend(t, dir)...)
+		"--max-read", fmt.Sprint(confMaxRead)},
+		flags...)
+	if arg != "" { // an edge takes none
+		args = append(args, arg)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second // then SIGKILL
 	dialc := make(chan string, 16)
@@ -658,16 +664,21 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs rtpd")
 	}
-	for _, b := range confBackends {
-		t.Run(b.name, func(t *testing.T) {
-			srv := startRTPD(t, b.args)
-			for _, proto := range []string{"tcp", "tls", "quic"} {
-				tr := &transport{proto: proto, addr: srv.dials[proto], srv: srv}
-				for _, c := range conformanceCases() {
-					t.Run(proto+"/"+c.name, func(t *testing.T) { c.run(t, tr) })
-				}
-			}
-		})
+	for _, b := range []struct {
+		name    string
+		backend confBackend
+	}{{"disk", diskBackend}, {"edge", edgeBackend}} {
+		t.Run(b.name, func(t *testing.T) { runConformance(t, startRTPD(t, b.backend)) })
+	}
+}
+
+// runConformance runs every case on every transport of srv.
+func runConformance(t *testing.T, srv *rtpdProc) {
+	for _, proto := range []string{"tcp", "tls", "quic"} {
+		tr := &transport{proto: proto, addr: srv.dials[proto], srv: srv}
+		for _, c := range conformanceCases() {
+			t.Run(proto+"/"+c.name, func(t *testing.T) { c.run(t, tr) })
+		}
 	}
 }
 

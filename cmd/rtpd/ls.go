@@ -14,13 +14,13 @@ func lsCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "ls",
 		Usage:        "bring a folder's index up to date and list what it serves",
-		ArgsUsage:    "DIR",
+		ArgsUsage:    "DIR | s3://BUCKET/PREFIX",
 		OnUsageError: usageError,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagIndex, Usage: "bbolt index file (default DIR/.rtpd/index.db)", EnvVars: envVar(flagIndex)},
 			hiddenFlag(),
 			logLevelFlag(),
-		},
+		}, s3Flags()...),
 		Action: list,
 	}
 }
@@ -37,9 +37,13 @@ func list(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	backend, err := openBackend(arg, store.Options{Index: c.String(flagIndex), Hidden: c.Bool(flagHidden), Logger: log, Progress: progressPrinter()})
+	backend, err := openBackend(c, arg, store.Options{Index: c.String(flagIndex), Hidden: c.Bool(flagHidden), Logger: log, Progress: progressPrinter()})
 	if errors.Is(err, store.ErrLocked) {
 		return cli.Exit(fmt.Sprintf("%v: a running rtpd serves this folder; stop it, or ask it with rtpget", err), 1)
+	}
+	var usage cli.ExitCoder
+	if errors.As(err, &usage) {
+		return err
 	}
 	if err != nil {
 		return cli.Exit(err.Error(), 1)

@@ -11,6 +11,12 @@ Files added, changed or removed are picked up every --rescan. Without
 --tls-cert and --tls-key, TLS and QUIC use a self-signed certificate kept
 beside the index; its SHA-256 fingerprint is logged, for rtpget --pin.
 
+rtpd serve s3://BUCKET/PREFIX serves the objects below PREFIX of an
+S3-compatible bucket the same way (--s3-endpoint, AWS credentials from the
+environment, ~/.aws/credentials or --s3-access-key-id); the index is kept
+in the user's cache folder unless --index says where. docs/scale.md in the
+source tree has the details.
+
 rtpd never serves the index folder of any rtpd (each marks its own with a
 file named .rtpd-index), the --tls-cert and --tls-key files, nor a small
 file holding a PEM private key; dot-files and dot-folders, partial

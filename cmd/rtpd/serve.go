@@ -28,7 +28,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "serve",
 		Usage:        "index a folder and serve every file in it by sha256 and blake3",
-		ArgsUsage:    "DIR | --upstream DIAL --cache DIR --cache-size SIZE",
+		ArgsUsage:    "DIR | s3://BUCKET/PREFIX | --upstream DIAL --cache DIR --cache-size SIZE",
 		OnUsageError: usageError,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: flagListen, Value: cli.NewStringSlice("tcp!0.0.0.0!7777"), Usage: "dial string to listen on (tcp!, tls! or quic!host!port), repeatable", EnvVars: envVar(flagListen)},
@@ -55,7 +55,7 @@ func serveCommand() *cli.Command {
 			hiddenFlag(),
 			logLevelFlag(),
 			logFormatFlag(),
-		}, edgeFlags()...),
+		}, append(edgeFlags(), s3Flags()...)...),
 		Action: serve,
 	}
 }
@@ -120,7 +120,7 @@ func serve(c *cli.Context) error {
 		// met is made as soon as the backend is open, before any pass.
 		metProgress = func(p store.ScanProgress) { met.Progress(p) }
 	}
-	backend, err := openBackend(arg, store.Options{
+	backend, err := openBackend(c, arg, store.Options{
 		Index:    c.String(flagIndex),
 		Workers:  c.Int(flagHashWorkers),
 		NoTrees:  c.Bool(flagNoTrees),
