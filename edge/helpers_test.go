@@ -108,6 +108,23 @@ type originBlob struct {
 	o *origin
 }
 
+// ReadRange holds back a READ reaching past gateAt until the gate opens,
+// before the server takes the session's write lock, as a slow store would:
+// a READ held in ReadAt would hold every other READ of its session behind
+// it, and the fill would wait for its stall timeout, again and again.
+func (b *originBlob) ReadRange(ctx context.Context, off, n int64, fn func(io.Reader) error) error {
+	o := b.o
+	if o.gate != nil && n > 1 && off+n > o.gateAt {
+		o.once.Do(func() { close(o.reached) })
+		select {
+		case <-o.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fn(io.NewSectionReader(b, off, n))
+}
+
 // ReadAt holds back payload reads past gateAt until the gate opens; the
 // length probe's one-byte reads pass.
 func (b *originBlob) ReadAt(p []byte, off int64) (int, error) {
