@@ -237,10 +237,10 @@ func (s *Store) hashOne(ctx context.Context, l listed, progress func(int)) error
 	if err != nil {
 		return err
 	}
-	defer tree.discard()
+	defer tree.Discard()
 	var sums urn.Sums
 	if tree != nil {
-		sums, err = urn.HashReaderWith(body, progress, tree.enc)
+		sums, err = urn.HashReaderWith(body, progress, tree.Enc)
 	} else {
 		sums, err = urn.HashReader(body, progress)
 	}
@@ -257,7 +257,7 @@ func (s *Store) hashOne(ctx context.Context, l listed, progress func(int)) error
 	o := object{key: l.key, size: size, etag: etag, sha256: sums.SHA256, blake3: sums.BLAKE3, tree: !s.opts.NoTrees}
 	var inline []byte
 	if tree != nil {
-		if inline, err = tree.keep(sums.BLAKE3); err != nil {
+		if inline, err = tree.Keep(sums.BLAKE3); err != nil {
 			return err
 		}
 	}

@@ -24,80 +24,19 @@ import (
 // bucket, a tree costs no request to serve (a client asks for it before
 // any READ), and the bucket holds only what its owners put there. They are
 // rebuilt from the objects if the index is lost. A tree of up to
-// maxInlineTree bytes (objects up to 16 MiB) is kept in the index; a
+// store.MaxInlineTree bytes (objects up to 16 MiB) is kept in the index; a
 // larger one is a file, INDEX.trees/<hex>, written beside and renamed
 // into place before the entry that names it is committed.
-const maxInlineTree = 64 << 10
 
 func (s *Store) treeDir() string { return s.db.Path() + ".trees" }
 
-// treeSink is where one object's tree goes while it is hashed.
-type treeSink struct {
-	enc  *outboard.Encoder
-	size int64
-	mem  memTree  // small trees
-	tmp  *os.File // large trees
-	dir  string
-}
-
-type memTree []byte
-
-func (m memTree) WriteAt(p []byte, off int64) (int, error) { return copy(m[off:], p), nil }
-
 // newTreeSink returns the sink of an n-byte object's tree, or nil when none
 // is built: with NoTrees, or for one group, whose tree is its length.
-func (s *Store) newTreeSink(n int64) (*treeSink, error) {
-	t := &treeSink{size: outboard.Size(n), dir: s.treeDir()}
-	if s.opts.NoTrees || t.size <= 8 {
+func (s *Store) newTreeSink(n int64) (*store.TreeSink, error) {
+	if s.opts.NoTrees || outboard.Size(n) <= 8 {
 		return nil, nil
 	}
-	if t.size <= maxInlineTree {
-		t.mem = make(memTree, t.size)
-		t.enc = outboard.NewEncoder(n, t.mem)
-		return t, nil
-	}
-	if err := os.MkdirAll(t.dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(t.dir, ".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	t.tmp = f
-	t.enc = outboard.NewEncoder(n, f)
-	return t, nil
-}
-
-// keep makes the finished tree of b3 durable and returns the bytes to
-// store in the index (nil when it is in a file).
-func (t *treeSink) keep(b3 [32]byte) ([]byte, error) {
-	if err := t.enc.Err(); err != nil {
-		return nil, err
-	}
-	if t.tmp == nil {
-		return t.mem, nil
-	}
-	if err := t.tmp.Sync(); err != nil {
-		return nil, err
-	}
-	if err := t.tmp.Close(); err != nil {
-		return nil, err
-	}
-	name := t.tmp.Name()
-	t.tmp = nil
-	if err := os.Rename(name, filepath.Join(t.dir, hex.EncodeToString(b3[:]))); err != nil {
-		os.Remove(name)
-		return nil, err
-	}
-	return nil, nil
-}
-
-// discard removes the temporary file of a tree that was not kept.
-func (t *treeSink) discard() {
-	if t != nil && t.tmp != nil {
-		t.tmp.Close()
-		os.Remove(t.tmp.Name())
-	}
+	return store.NewTreeSink(s.treeDir(), n)
 }
 
 // OpenTree returns the BLAKE3 tree of h; see store.TreeOpener.
@@ -149,7 +88,7 @@ func (s *Store) treeBytes(h urn.Hash) ([]byte, int64, error) {
 		return nil, 0, notFound
 	case want == 8:
 		return binary.LittleEndian.AppendUint64(nil, uint64(size)), size, nil
-	case want <= maxInlineTree:
+	case want <= store.MaxInlineTree:
 		if int64(len(inline)) != want {
 			s.Rescan()
 			return nil, 0, notFound

@@ -460,8 +460,8 @@ func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) 
 	}
 	var b3 hash.Hash
 	if tree != nil {
-		defer tree.discard()
-		b3 = tree.enc
+		defer tree.Discard()
+		b3 = tree.Enc
 	}
 	sums, err := urn.HashReaderWith(f, progress, b3)
 	if after, serr := f.Stat(); serr != nil || statOf(after) != st || sums.N != st.Size {
@@ -471,7 +471,7 @@ func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) 
 		return drop, nil
 	}
 	if err == nil && tree != nil {
-		err = tree.enc.Err()
+		err = tree.Enc.Err()
 	}
 	if err != nil {
 		d.warn(j.rel, "not served: read failed", err)
@@ -483,21 +483,21 @@ func (d *Disk) hashOne(j scanJob, bn *beneath, buf *[]byte, progress func(int)) 
 // treeFor returns where the tree of a file of n bytes goes while it is
 // hashed, or nil when none is built here: with NoTrees, or for one group,
 // whose tree is its length alone, made on OPEN.
-func (d *Disk) treeFor(n int64) (*treeSink, error) {
+func (d *Disk) treeFor(n int64) (*TreeSink, error) {
 	if d.opts.NoTrees || outboard.Size(n) <= 8 {
 		return nil, nil
 	}
-	return d.newTreeSink(n)
+	return NewTreeSink(d.treeDir(), n)
 }
 
 // entry makes the index entry of a file hashed whole, and keeps its tree.
-func (d *Disk) entry(j scanJob, sums urn.Sums, tree *treeSink) (hashed, error) {
+func (d *Disk) entry(j scanJob, sums urn.Sums, tree *TreeSink) (hashed, error) {
 	d.unwarn(j.rel)
 	e := Entry{Path: j.rel, Size: j.st.Size, SHA256: sums.SHA256, BLAKE3: sums.BLAKE3, stat: j.st, tree: !d.opts.NoTrees}
 	var inline []byte
 	if tree != nil {
 		var err error
-		if inline, err = tree.keep(sums.BLAKE3); err != nil {
+		if inline, err = tree.Keep(sums.BLAKE3); err != nil {
 			return hashed{job: j}, err
 		}
 	}
@@ -518,10 +518,10 @@ func (d *Disk) sumBytes(j scanJob, b []byte) (hashed, error) {
 	if tree == nil {
 		sums.BLAKE3 = blake3.Sum256(b)
 	} else {
-		defer tree.discard()
-		tree.enc.Write(b)
-		tree.enc.Sum(sums.BLAKE3[:0])
-		if err := tree.enc.Err(); err != nil {
+		defer tree.Discard()
+		tree.Enc.Write(b)
+		tree.Enc.Sum(sums.BLAKE3[:0])
+		if err := tree.Enc.Err(); err != nil {
 			return hashed{job: j}, err
 		}
 	}

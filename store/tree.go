@@ -36,42 +36,54 @@ const maxInlineTree = 64 << 10
 
 func (d *Disk) treeDir() string { return d.db.Path() + ".trees" }
 
-// treeSink is where one file's tree goes while it is hashed.
-type treeSink struct {
-	d    *Disk
-	enc  *outboard.Encoder
+// TreeSink is where one resource's BLAKE3 tree goes while it is hashed:
+// in memory up to MaxInlineTree bytes (to be stored in an index), else a
+// temporary file in a folder of trees, named by the blake3 sum once Keep
+// has synced it. The disk store and s3store keep their trees this way.
+type TreeSink struct {
+	Enc  *outboard.Encoder // write the resource's bytes here
 	size int64
 	mem  memTree  // small trees
 	tmp  *os.File // large trees
+	dir  string
 }
+
+// MaxInlineTree is the largest tree a TreeSink keeps in memory (trees of
+// resources up to 16 MiB).
+const MaxInlineTree = maxInlineTree
 
 type memTree []byte
 
 func (m memTree) WriteAt(p []byte, off int64) (int, error) { return copy(m[off:], p), nil }
 
-func (d *Disk) newTreeSink(n int64) (*treeSink, error) {
-	t := &treeSink{d: d, size: outboard.Size(n)}
+// NewTreeSink returns the sink of the tree of an n-byte resource, whose
+// file, if the tree is too big for memory, goes in dir.
+func NewTreeSink(dir string, n int64) (*TreeSink, error) {
+	t := &TreeSink{size: outboard.Size(n), dir: dir}
 	if t.size <= maxInlineTree {
 		t.mem = make(memTree, t.size)
-		t.enc = outboard.NewEncoder(n, t.mem)
+		t.Enc = outboard.NewEncoder(n, t.mem)
 		return t, nil
 	}
-	if err := os.MkdirAll(d.treeDir(), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(d.treeDir(), ".tmp-*")
+	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return nil, err
 	}
 	t.tmp = f
-	t.enc = outboard.NewEncoder(n, f)
+	t.Enc = outboard.NewEncoder(n, f)
 	return t, nil
 }
 
-// keep makes the finished tree of the blake3 sum b3 durable. It returns the
-// bytes to store in the index, or nil when there are none or they are in a
-// file.
-func (t *treeSink) keep(b3 [32]byte) ([]byte, error) {
+// Keep makes the finished tree of the blake3 sum b3 durable. It returns the
+// bytes to store in the index, or nil when there are none (a tree of one
+// group is its length alone) or they are in a file.
+func (t *TreeSink) Keep(b3 [32]byte) ([]byte, error) {
+	if err := t.Enc.Err(); err != nil {
+		return nil, err
+	}
 	if t.tmp == nil {
 		if t.size == 8 {
 			return nil, nil
@@ -86,16 +98,17 @@ func (t *treeSink) keep(b3 [32]byte) ([]byte, error) {
 	}
 	name := t.tmp.Name()
 	t.tmp = nil
-	if err := os.Rename(name, filepath.Join(t.d.treeDir(), hex.EncodeToString(b3[:]))); err != nil {
+	if err := os.Rename(name, filepath.Join(t.dir, hex.EncodeToString(b3[:]))); err != nil {
 		os.Remove(name)
 		return nil, err
 	}
 	return nil, nil
 }
 
-// discard removes the temporary file of a tree that was not kept.
-func (t *treeSink) discard() {
-	if t.tmp != nil {
+// Discard removes the temporary file of a tree that was not kept. A nil
+// sink has none.
+func (t *TreeSink) Discard() {
+	if t != nil && t.tmp != nil {
 		t.tmp.Close()
 		os.Remove(t.tmp.Name())
 	}
