@@ -273,27 +273,5 @@ func (s *Store) hashOne(ctx context.Context, l listed, progress func(int)) error
 // replaced or removed, until ctx is done. A pass that cannot reach the
 // bucket changes nothing; what was indexed stays served.
 func (s *Store) Watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.rescan:
-			// A burst of replaced objects makes one pass.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		st, err := s.Scan(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("rescan failed", "err", err)
-		case st.Hashed > 0 || st.Removed > 0:
-			s.log.Info("rescan", "objects", st.Files, "hashed", st.Hashed, "removed", st.Removed, "elapsed", st.Elapsed.Round(time.Millisecond))
-		}
-	}
+	store.WatchPasses(ctx, interval, s.rescan, s.log, "objects", s.Scan)
 }

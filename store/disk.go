@@ -210,6 +210,14 @@ func (d *Disk) Rescan() {
 // Watch rescans every interval, and sooner when Open found a changed file,
 // until ctx is done.
 func (d *Disk) Watch(ctx context.Context, interval time.Duration) {
+	WatchPasses(ctx, interval, d.rescan, d.log, "files", d.Scan)
+}
+
+// WatchPasses runs scan every interval, and 200 ms after a nudge (so that a
+// burst of changes makes one pass), until ctx is done, logging passes that
+// changed something (what names the things counted) and passes that
+// failed. It is the Watch of the disk store and of other backends.
+func WatchPasses(ctx context.Context, interval time.Duration, nudge <-chan struct{}, log *slog.Logger, what string, scan func(context.Context) (ScanStats, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -217,20 +225,19 @@ func (d *Disk) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-d.rescan:
-			// Let a burst of writes to the file settle.
+		case <-nudge:
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		st, err := d.Scan(ctx)
+		st, err := scan(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			d.log.Warn("rescan failed", "err", err)
+			log.Warn("rescan failed", "err", err)
 		case st.Hashed > 0 || st.Removed > 0:
-			d.log.Info("rescan", "files", st.Files, "hashed", st.Hashed, "removed", st.Removed, "elapsed", st.Elapsed.Round(time.Millisecond))
+			log.Info("rescan", what, st.Files, "hashed", st.Hashed, "removed", st.Removed, "elapsed", st.Elapsed.Round(time.Millisecond))
 		}
 	}
 }
