@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rtp-project/rtp/internal/atomicfile"
 	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
@@ -146,7 +147,7 @@ func (f *fill) fetch() error {
 	f.reserved = f.size
 	e.reserve(f.size)
 	if f.tree != nil {
-		if err := writeFileAtomic(e.treePath(f.key.Sum), f.treeBytes); err != nil {
+		if err := atomicfile.Write(e.treePath(f.key.Sum), f.treeBytes, 0o600); err != nil {
 			return err
 		}
 	}
@@ -208,7 +209,7 @@ func (f *fill) fetch() error {
 			return fmt.Errorf("fill: the bytes do not hash to %s", f.key)
 		}
 		en.b3, en.sha = sums.BLAKE3, sums.SHA256
-		if err := writeFileAtomic(e.treePath(en.b3), tree); err != nil {
+		if err := atomicfile.Write(e.treePath(en.b3), tree, 0o600); err != nil {
 			return err
 		}
 	}
@@ -286,24 +287,3 @@ func hashFile(f *os.File, n int64) (urn.Sums, []byte, error) {
 type memTree []byte
 
 func (m memTree) WriteAt(p []byte, off int64) (int, error) { return copy(m[off:], p), nil }
-
-// writeFileAtomic writes b to path through a synced temporary file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}

@@ -3,8 +3,8 @@ package swarm
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 
+	"github.com/rtp-project/rtp/internal/atomicfile"
 	"github.com/rtp-project/rtp/rtpurl"
 )
 
@@ -78,21 +78,5 @@ func saveState(path string, u *rtpurl.URL, length, bsize int64, done []bool, ver
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b, 0o600)
 }
