@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -137,29 +136,7 @@ func (s *Store) hashAll(ctx context.Context, todo []listed, start time.Time) (fi
 	for _, l := range todo {
 		total += l.size
 	}
-	var nfiles, nbytes atomic.Int64
-	report := func(last bool) {
-		if s.opts.Progress != nil {
-			s.opts.Progress(store.ScanProgress{
-				Files: int(nfiles.Load()), FilesTotal: len(todo),
-				Bytes: nbytes.Load(), BytesTotal: total,
-				Elapsed: time.Since(start), Done: last,
-			})
-		}
-	}
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				report(false)
-			}
-		}
-	}()
+	prog := store.StartProgress(s.opts.Progress, start, len(todo), total)
 
 	var mu sync.Mutex
 	var firstErr error
@@ -170,8 +147,8 @@ func (s *Store) hashAll(ctx context.Context, todo []listed, start time.Time) (fi
 		go func() {
 			defer wg.Done()
 			for l := range jobs {
-				err := s.hashOne(ctx, l, func(n int) { nbytes.Add(int64(n)) })
-				nfiles.Add(1)
+				err := s.hashOne(ctx, l, func(n int) { prog.Bytes.Add(int64(n)) })
+				prog.Files.Add(1)
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -198,8 +175,7 @@ func (s *Store) hashAll(ctx context.Context, todo []listed, start time.Time) (fi
 	}
 	close(jobs)
 	wg.Wait()
-	close(stop)
-	report(true)
+	prog.Stop()
 	if err := ctx.Err(); err != nil {
 		return files, bytes, skipped, err
 	}

@@ -254,29 +254,7 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 	for _, j := range todo {
 		total += j.st.Size
 	}
-	var files, bytes atomic.Int64
-	report := func(last bool) {
-		if d.opts.Progress != nil {
-			d.opts.Progress(ScanProgress{
-				Files: int(files.Load()), FilesTotal: len(todo),
-				Bytes: bytes.Load(), BytesTotal: total,
-				Elapsed: time.Since(start), Done: last,
-			})
-		}
-	}
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				report(false)
-			}
-		}
-	}()
+	prog := StartProgress(d.opts.Progress, start, len(todo), total)
 
 	// A failed commit stops the hashing: nothing more could be recorded.
 	hctx, cancel := context.WithCancelCause(ctx)
@@ -314,11 +292,11 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 				if bigSlots != nil && j.st.Size >= smallFile {
 					bigSlots <- struct{}{}
 				}
-				h, err := d.hashOne(j, bn, &buf, func(n int) { bytes.Add(int64(n)) })
+				h, err := d.hashOne(j, bn, &buf, func(n int) { prog.Bytes.Add(int64(n)) })
 				if bigSlots != nil && j.st.Size >= smallFile {
 					<-bigSlots
 				}
-				files.Add(1)
+				prog.Files.Add(1)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -348,8 +326,7 @@ func (d *Disk) hashAll(ctx context.Context, todo []scanJob, start time.Time) (do
 	wg.Wait()
 	close(results)
 	cerr := <-committed
-	close(stop)
-	report(true)
+	prog.Stop()
 	switch {
 	case cerr != nil:
 		return done, skipped, cerr
@@ -548,4 +525,54 @@ func readWhole(f *os.File, n int64, buf *[]byte) ([]byte, error) {
 		}
 	}
 	return b[:got], nil
+}
+
+// Progress reports an index pass's progress to a ScanProgress callback:
+// every 200 ms, and once more, Done, at Stop. Add to Files and Bytes as
+// they are hashed.
+type Progress struct {
+	Files, Bytes atomic.Int64
+	fn           func(ScanProgress)
+	start        time.Time
+	files        int
+	bytes        int64
+	stop         chan struct{}
+	done         chan struct{}
+}
+
+// StartProgress starts reporting to fn (nil: nothing is reported) a pass
+// begun at start over files files of bytes bytes in all.
+func StartProgress(fn func(ScanProgress), start time.Time, files int, bytes int64) *Progress {
+	p := &Progress{fn: fn, start: start, files: files, bytes: bytes, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.report(false)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *Progress) report(last bool) {
+	if p.fn != nil {
+		p.fn(ScanProgress{
+			Files: int(p.Files.Load()), FilesTotal: p.files,
+			Bytes: p.Bytes.Load(), BytesTotal: p.bytes,
+			Elapsed: time.Since(p.start), Done: last,
+		})
+	}
+}
+
+// Stop ends the reports with a last one, Done.
+func (p *Progress) Stop() {
+	close(p.stop)
+	<-p.done
+	p.report(true)
 }
