@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc deps versitygw vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan test-cpu clean
+.PHONY: all build demo test cc deps versitygw vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan bench-fanout test-cpu clean
 
 all: build
 
@@ -103,6 +103,13 @@ bench-load:
 WANBENCH_FLAGS ?=
 bench-wan:
 	$(GO) run ./bench/wanbench $(WANBENCH_FLAGS)
+
+# One origin over an S3 bucket behind a 200 Mbit/s link, 4 edges, 4
+# clients behind each, all fetching one 1 GiB object, then the same clients
+# from the origin directly (bench/fanout/README.md), as root; about 15 minutes.
+FANOUT_FLAGS ?=
+bench-fanout: versitygw
+	$(GO) run ./bench/fanout $(FANOUT_FLAGS)
 
 clean:
 	rm -rf $(BIN)
