@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rtp-project/rtp/collstore"
 	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
@@ -138,8 +139,11 @@ func serve(c *cli.Context) error {
 		srvMetrics = met
 	}
 
+	// The manifests of folder trees (rtpd url --tree, the Gemini and HTTP
+	// faces' folder links) are served by hash beside the backend's files.
+	keeper := collstore.NewKeeper(collstore.Dir(backend.IndexDir()), log)
 	srv := server.New(server.Config{
-		Store:              backend,
+		Store:              collstore.Wrap(backend, keeper),
 		MaxRead:            c.Int(flagMaxRead),
 		MaxOpenTokens:      c.Int(flagMaxTokens),
 		MaxInflight:        c.Int(flagMaxInflight),
