@@ -192,7 +192,7 @@ func serve(c *cli.Context) error {
 			advertise = append(advertise, l.Dial)
 		}
 	}
-	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log})
+	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log, Trees: keeper, Root: backend.Location()})
 	var gls []net.Listener
 	defer func() {
 		for _, l := range gls {
