@@ -212,7 +212,7 @@ func serve(c *cli.Context) error {
 	}
 	var indexed atomic.Bool // the first pass is done: /healthz says ok
 	faces := newHTTPFaces(log, met, healthy(ctx, backend, &indexed), metricsDials, httpDials,
-		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound})
+		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound, Trees: keeper, Root: backend.Location()})
 	defer faces.close()
 	if err := faces.listen(metricsDials, httpDials, tlsConf); err != nil {
 		return err
