@@ -64,7 +64,7 @@ versitygw:
 FUZZTIME ?= 60s
 FUZZ_TARGETS = wire:FuzzReadRequest wire:FuzzReadResponse urn:FuzzParse \
 	rtpurl:FuzzParse rtpurl:FuzzParseDial server:FuzzSession gemini:FuzzServeGemini \
-	outboard:FuzzTree
+	outboard:FuzzTree collection:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; echo "== ./$$pkg $$fn for $(FUZZTIME)"; \
