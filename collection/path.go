@@ -15,8 +15,9 @@ const (
 
 // CheckPath reports whether p may name a file of a collection: valid
 // UTF-8, 1 to 4096 bytes, relative and '/'-separated, no empty component,
-// no "." or "..", components of at most 255 bytes, and no control byte
-// (below 0x20, or 0x7f) and no backslash anywhere. Spaces are allowed.
+// no "." or "..", components of at most 255 bytes, no control character
+// (C0: below 0x20 and 0x7f; C1: U+0080 to U+009F, which some terminals
+// obey as escapes) and no backslash anywhere. Spaces are allowed.
 func CheckPath(p string) error {
 	if msg := checkPath(p); msg != "" {
 		return errorf("%s", msg)
@@ -45,6 +46,11 @@ func checkPath(p string) string {
 			return fmt.Sprintf("%s: control character 0x%02x", q, c)
 		case c == '\\':
 			return q + `: backslash`
+		}
+	}
+	for _, r := range p {
+		if r >= 0x80 && r <= 0x9f {
+			return fmt.Sprintf("%s: control character U+%04X", q, r)
 		}
 	}
 	for c := range strings.SplitSeq(p, "/") {
