@@ -147,7 +147,7 @@ func TestCheckPath(t *testing.T) {
 		"a\nb":                           "control character 0x0a",
 		"a\x00":                          "control character 0x00",
 		"a\x7f":                          "control character 0x7f",
-		"a\u009bb":                        "control character U+009B",
+		"a\u009bb":                       "control character U+009B",
 		"a\rb":                           "control character 0x0d",
 		"\xff":                           "not valid UTF-8",
 		strings.Repeat("x", 256):         "a component of 256 bytes",
