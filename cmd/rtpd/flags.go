@@ -23,6 +23,7 @@ const (
 	flagMaxRead     = "max-read"
 	flagMaxTokens   = "max-open-tokens"
 	flagMaxInflight = "max-inflight"
+	flagMaxOpening  = "max-opening"
 	flagMaxSessions = "max-sessions"
 	flagMaxPerHost  = "max-sessions-per-host"
 	flagIdleTimeout = "idle-timeout"

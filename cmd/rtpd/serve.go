@@ -40,6 +40,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: flagMaxRead, Value: 1 << 20, Usage: "largest READ payload in bytes", EnvVars: envVar(flagMaxRead)},
 			&cli.IntFlag{Name: flagMaxTokens, Value: 1024, Usage: "open tokens per session", EnvVars: envVar(flagMaxTokens)},
 			&cli.IntFlag{Name: flagMaxInflight, Value: 16, Usage: "READs of one session served at once", EnvVars: envVar(flagMaxInflight)},
+			&cli.IntFlag{Name: flagMaxOpening, Value: 16, Usage: "OPENs of one session waiting on the store at once (a slow store, such as a bucket, answers them in parallel); more wait their turn", EnvVars: envVar(flagMaxOpening)},
 			&cli.IntFlag{Name: flagMaxSessions, Value: 4096, Usage: "sessions across all listeners", EnvVars: envVar(flagMaxSessions)},
 			&cli.IntFlag{Name: flagMaxPerHost, Value: 256, Usage: "sessions per remote address", EnvVars: envVar(flagMaxPerHost)},
 			&cli.DurationFlag{Name: flagIdleTimeout, Value: 2 * time.Minute, Usage: "close a session with nothing in flight after this long", EnvVars: envVar(flagIdleTimeout)},
@@ -93,7 +94,7 @@ func serve(c *cli.Context) error {
 	if len(advertise) > 0 && len(geminiDials) == 0 && len(httpDials) == 0 {
 		return cli.Exit(fmt.Sprintf("--%s is for the Gemini and HTTP faces: give --%s or --%s too", flagAdvertise, flagGemini, flagHTTP), 2)
 	}
-	for _, pos := range []string{flagMaxRead, flagMaxTokens, flagMaxInflight, flagMaxSessions, flagMaxPerHost} {
+	for _, pos := range []string{flagMaxRead, flagMaxTokens, flagMaxInflight, flagMaxOpening, flagMaxSessions, flagMaxPerHost} {
 		if c.Int(pos) <= 0 {
 			return cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
@@ -147,6 +148,7 @@ func serve(c *cli.Context) error {
 		MaxRead:            c.Int(flagMaxRead),
 		MaxOpenTokens:      c.Int(flagMaxTokens),
 		MaxInflight:        c.Int(flagMaxInflight),
+		MaxOpening:         c.Int(flagMaxOpening),
 		MaxSessions:        c.Int(flagMaxSessions),
 		MaxSessionsPerHost: c.Int(flagMaxPerHost),
 		IdleTimeout:        c.Duration(flagIdleTimeout),
