@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"lukechampine.com/blake3"
@@ -207,5 +208,250 @@ func TestTreeRoundTrip(t *testing.T) {
 	s2, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
 	if code != 0 || s2.FetchedBytes != 0 || s2.Present != len(src.files) {
 		t.Errorf("rerun: exit %d, %+v, %s", code, s2, stderr)
+	}
+}
+
+// randomFiles puts n files of distinct random bytes (up to max bytes) under
+// prefix and returns their paths.
+func (s *srcTree) randomFiles(t *testing.T, prefix string, n, maxSize int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(seed, 7))
+	var ps []string
+	for i := range n {
+		data := make([]byte, 1+r.IntN(maxSize))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		p := fmt.Sprintf("%s/g%d/r%03d.dat", prefix, i%4, i)
+		s.put(t, p, data)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// copyServed makes a second served folder holding the manifests and only
+// the tree files keep says.
+func (s *srcTree) copyServed(t *testing.T, keep func(string) bool) *srcTree {
+	c := newSrcTree(t)
+	ms, _ := os.ReadDir(filepath.Join(s.served, "manifests"))
+	os.MkdirAll(filepath.Join(c.served, "manifests"), 0o755)
+	for _, m := range ms {
+		b, _ := os.ReadFile(filepath.Join(s.served, "manifests", m.Name()))
+		os.WriteFile(filepath.Join(c.served, "manifests", m.Name()), b, 0o644)
+	}
+	for p, d := range s.files {
+		if keep(p) {
+			c.put(t, p, d)
+		}
+	}
+	return c
+}
+
+func TestTreeResume(t *testing.T) {
+	src := newSrcTree(t)
+	ps := src.randomFiles(t, "data", 40, 100<<10, 2)
+	u := src.manifest(t, "resumed")
+	// The first run's only server lacks a quarter of the files.
+	missing := map[string]bool{}
+	var missingBytes int64
+	for i, p := range ps {
+		if i%4 == 1 {
+			missing[p] = true
+			missingBytes += int64(len(src.files[p]))
+		}
+	}
+	partial := src.copyServed(t, func(p string) bool { return !missing[p] })
+	out := t.TempDir()
+	s, stderr, code := getTree(t, addServers(u, partial.serve(t, 1)...), "-C", out)
+	if code != 1 || s.Failed != len(missing) || s.Placed != len(ps)-len(missing) {
+		t.Fatalf("first run: exit %d, %+v, %s", code, s, stderr)
+	}
+	if !strings.Contains(stderr, "not found") {
+		t.Errorf("stderr does not say why: %s", stderr)
+	}
+	// The rerun, with every file served, fetches exactly the missing ones.
+	s, stderr, code = getTree(t, addServers(u, src.serve(t, 2)...), "-C", out)
+	if code != 0 {
+		t.Fatalf("rerun: exit %d, %s", code, stderr)
+	}
+	if s.FetchedBytes != missingBytes || s.Fetched != len(missing) || s.Present != len(ps)-len(missing) {
+		t.Errorf("rerun fetched %d files, %d bytes, %d present; want %d, %d, %d", s.Fetched, s.FetchedBytes, s.Present, len(missing), missingBytes, len(ps)-len(missing))
+	}
+	sameTree(t, filepath.Join(out, "resumed"), src.files, src.exec)
+}
+
+func TestTreeUpdateAndDelete(t *testing.T) {
+	v1 := newSrcTree(t)
+	ps := v1.randomFiles(t, "m", 60, 50<<10, 3)
+	u1 := v1.manifest(t, "model")
+	out := t.TempDir()
+	if _, stderr, code := getTree(t, addServers(u1, v1.serve(t, 1)...), "-C", out); code != 0 {
+		t.Fatalf("v1: exit %d, %s", code, stderr)
+	}
+	target := filepath.Join(out, "model")
+	// v2: 10 files changed, 5 added, 3 removed.
+	v2 := v1.copyServed(t, func(string) bool { return true })
+	var changedBytes int64
+	for i, p := range ps[:10] {
+		d := append([]byte(fmt.Sprintf("v2 of %d ", i)), v1.files[p]...)
+		v2.put(t, p, d)
+		changedBytes += int64(len(d))
+	}
+	for _, p := range v2.randomFiles(t, "new", 5, 20<<10, 4) {
+		changedBytes += int64(len(v2.files[p]))
+	}
+	for _, p := range ps[57:] {
+		delete(v2.files, p)
+		os.Remove(filepath.Join(v2.served, "tree", p))
+	}
+	u2 := v2.manifest(t, "model")
+	// Something the user keeps in the target, and a link to outside it.
+	outside := filepath.Join(t.TempDir(), "keep.txt")
+	os.WriteFile(outside, []byte("mine"), 0o644)
+	os.Symlink(outside, filepath.Join(target, "link-out"))
+	srvs := v2.serve(t, 2)
+	s, stderr, code := getTree(t, addServers(u2, srvs...), "-C", out)
+	if code != 0 {
+		t.Fatalf("v2: exit %d, %s", code, stderr)
+	}
+	if s.Fetched != 15 || s.FetchedBytes != changedBytes || s.Present != 60-10-3 || s.Deleted != 0 {
+		t.Errorf("update fetched %d files, %d bytes (want 15, %d), %d present, %d deleted", s.Fetched, s.FetchedBytes, changedBytes, s.Present, s.Deleted)
+	}
+	for _, p := range ps[57:] {
+		if _, err := os.Stat(filepath.Join(target, p)); err != nil {
+			t.Errorf("%s was deleted without --delete: %v", p, err)
+		}
+	}
+	// --delete: the 3 old files and the link go, nothing else.
+	s, stderr, code = getTree(t, addServers(u2, srvs...), "-C", out, "--delete")
+	if code != 0 || s.Deleted != 4 || s.FetchedBytes != 0 {
+		t.Fatalf("--delete: exit %d, %+v, %s", code, s, stderr)
+	}
+	sameTree(t, target, v2.files, v2.exec)
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "mine" {
+		t.Errorf("the file outside the target: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(target, stateDir, "state.json")); err != nil {
+		t.Errorf("--delete touched rtpget's folder: %v", err)
+	}
+}
+
+func TestTreeIncludeExclude(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "config.json", []byte(`{}`))
+	src.put(t, "a/b/weights.json", []byte(`{"w":1}`))
+	src.put(t, "a/b/w.bin", []byte("bin"))
+	src.put(t, "docs/x.json", []byte(`{"d":1}`))
+	src.put(t, "docs/readme", []byte("read me"))
+	u := src.manifest(t, "part")
+	out := t.TempDir()
+	s, stderr, code := getTree(t, addServers(u, src.serve(t, 1)...), "-C", out, "--include", "*.json", "--exclude", "docs/")
+	if code != 0 || s.Selected != 2 || s.Skipped != 3 {
+		t.Fatalf("exit %d, %+v, %s", code, s, stderr)
+	}
+	want := map[string][]byte{"config.json": src.files["config.json"], "a/b/weights.json": src.files["a/b/weights.json"]}
+	sameTree(t, filepath.Join(out, "part"), want, nil)
+}
+
+func TestTreeSymlinksPlanted(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "ok/a.txt", []byte("a"))
+	src.put(t, "via/b.txt", []byte("b"))
+	src.put(t, "c.txt", []byte("c"))
+	u := src.manifest(t, "t")
+	srvs := src.serve(t, 1)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "c.txt"), []byte("outside"), 0o644)
+	out := t.TempDir()
+	target := filepath.Join(out, "t")
+	os.MkdirAll(target, 0o755)
+	os.Symlink(outside, filepath.Join(target, "via"))                           // a folder on the way
+	os.Symlink(filepath.Join(outside, "c.txt"), filepath.Join(target, "c.txt")) // a final name
+	s, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
+	if code != 1 || s.Failed != 2 || s.Placed != 1 {
+		t.Fatalf("exit %d, %+v, %s", code, s, stderr)
+	}
+	if !strings.Contains(strings.Join(s.Errors, "\n"), "symbolic link") {
+		t.Errorf("errors do not name the link: %v", s.Errors)
+	}
+	ents, _ := os.ReadDir(outside)
+	if len(ents) != 1 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "c.txt")); string(b) != "outside" {
+		t.Errorf("the file a link points to was changed: %q", b)
+	}
+	// rtpget's own folder as a link: refused before anything is written.
+	out2 := t.TempDir()
+	os.MkdirAll(filepath.Join(out2, "t"), 0o755)
+	os.Symlink(outside, filepath.Join(out2, "t", stateDir))
+	if _, stderr, code := getTree(t, addServers(u, srvs...), "-C", out2); code != 1 || !strings.Contains(stderr, "symbolic link") {
+		t.Errorf(".rtpget as a link: exit %d, %s", code, stderr)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+}
+
+func TestTreeHostileManifests(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "x", []byte("x"))
+	h := func(data string) string {
+		e := entryOf("", []byte(data), false)
+		return fmt.Sprintf("%x %x", e.BLAKE3, e.SHA256)
+	}
+	cases := map[string]string{
+		"dotdot":        "rtp-collection 1 1 1\nf 1 " + h("x") + " ../x\n",
+		"absolute":      "rtp-collection 1 1 1\nf 1 " + h("x") + " /etc/x\n",
+		"file+folder":   "rtp-collection 1 2 2\nf 1 " + h("x") + " a\nf 1 " + h("x") + " a/b\n",
+		"duplicate":     "rtp-collection 1 2 2\nf 1 " + h("x") + " a\nf 1 " + h("x") + " a\n",
+		"control":       "rtp-collection 1 1 1\nf 1 " + h("x") + " a\x1bb\n",
+		"10M entries":   "rtp-collection 1 10000000 1\nf 1 " + h("x") + " a\n",
+		"size overflow": "rtp-collection 1 2 0\nf 4611686018427387904 " + h("x") + " a\nf 4611686018427387904 " + h("x") + " b\n",
+	}
+	urls := map[string]*rtpurl.URL{}
+	for name, m := range cases {
+		urls[name] = src.rawManifest(t, "evil", []byte(m))
+	}
+	srvs := src.serve(t, 1)
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			_, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
+			if code != 1 || !strings.Contains(stderr, "refused") {
+				t.Errorf("exit %d, %s", code, stderr)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("created %v", ents)
+			}
+		})
+	}
+}
+
+func TestTreeBadUsage(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "x", []byte("x"))
+	u := src.manifest(t, "")
+	noL := *u
+	noL.Length = -1
+	big := *u
+	big.Length = 1 << 40
+	const srv = "&s=tcp!127.0.0.1!1"
+	for name, args := range map[string][]string{
+		"no dn, no -o": {u.String() + srv},
+		"no l":         {"-o", "x", noL.String() + srv},
+		"l too big":    {"-o", "x", big.String() + srv},
+		"stdout":       {"-o", "-", u.String() + srv},
+		"bad glob":     {"-o", "x", "--include", "[", u.String() + srv},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, append([]string{"-C", dir}, args...)...)
+			if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, want 2 and one line: %s", code, stderr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("created %v", ents)
+			}
+		})
 	}
 }
