@@ -118,10 +118,10 @@ func TestFace(t *testing.T) {
 	list := raw(t, port, fmt.Sprintf("gemini+rtp://localhost:%d/isos", port))
 	for _, line := range []string{
 		"20 text/gemini\r\n# /isos/\n",
-		fmt.Sprintf("\n=> gemini+rtp://localhost:%d/ ..\n", port),
+		fmt.Sprintf("\n=> gemini+rtp://localhost:%d ..\n", port),
 		fmt.Sprintf("\n=> gemini+rtp://localhost:%d/isos/a.iso a.iso (19 bytes)\n%s\n", port, meta),
 		fmt.Sprintf("\n=> gemini+rtp://localhost:%d/isos/line%%0Abreak line\uFFFDbreak (0 bytes)\n", port),
-		fmt.Sprintf("\n=> gemini+rtp://localhost:%d/isos/old/ old/\n", port),
+		fmt.Sprintf("\n=> gemini+rtp://localhost:%d/isos/old old/\n", port),
 	} {
 		if !strings.Contains(list, line) {
 			t.Errorf("listing lacks %q:\n%s", line, list)

@@ -21,7 +21,11 @@ import (
 //   - gemini+rtp://HOST/PATH or gemini://HOST/PATH for a file:
 //     31 and its rtp: URL (blake3 and sha256 urns, length, the advertised
 //     servers, dn);
-//   - the same for a folder (or a path ending in /): 20 text/gemini, a
+//   - gemini+rtp://HOST/PATH/ (ending in /) for a folder, with
+//     ServerConfig.Trees: 30 and the rtp: URL of the folder's tree (a
+//     collection of every file under it), built now: a mutable name, whose
+//     URL changes when a file does;
+//   - gemini://HOST/PATH/, or a folder without the /: 20 text/gemini, a
 //     listing of gemini+rtp:// links, each file's rtp: URL under its link,
 //     dot-files left out;
 //   - a file changed since it was hashed, or not hashed yet: 40, until the
@@ -44,6 +48,10 @@ func (s *Server) ServeGemini(ctx context.Context, w gmi.ResponseWriter, r *gmi.R
 		return
 	}
 	rel, dirOnly := cleanPath(u.Path)
+	if s.cfg.Trees != nil && u.Scheme == SchemeRTP && strings.HasSuffix(u.Path, "/") {
+		s.redirectTree(ctx, w, u, rel)
+		return
+	}
 	if !dirOnly {
 		e, err := s.cfg.Index.Lookup(ctx, rel)
 		switch {
@@ -119,6 +127,9 @@ func (s *Server) listing(ctx context.Context, w gmi.ResponseWriter, u *url.URL, 
 		for i, seg := range segs {
 			segs[i] = url.PathEscape(seg)
 		}
+		if p == "" {
+			return base.String() // not "/": that names the whole tree
+		}
 		return base.String() + "/" + strings.Join(segs, "/")
 	}
 	prefix := ""
@@ -134,6 +145,9 @@ func (s *Server) listing(ctx context.Context, w gmi.ResponseWriter, u *url.URL, 
 			fmt.Fprintf(w, "# %s\n\n", label("/"+prefix))
 			if rel != "" {
 				fmt.Fprintf(w, "=> %s ..\n", link(path.Dir("/" + rel)[1:]))
+				if s.cfg.Trees != nil {
+					fmt.Fprintf(w, "=> %s/ %s/ as one tree (rtpget fetches the folder)\n", link(rel), label(path.Base(rel)))
+				}
 			}
 		}
 		name := strings.TrimPrefix(e.Path, prefix)
@@ -146,7 +160,7 @@ func (s *Server) listing(ctx context.Context, w gmi.ResponseWriter, u *url.URL, 
 		if dir, _, sub := strings.Cut(name, "/"); sub {
 			if dir != lastDir {
 				lastDir = dir
-				_, err := fmt.Fprintf(w, "=> %s/ %s/\n", link(prefix+dir), label(dir))
+				_, err := fmt.Fprintf(w, "=> %s %s/\n", link(prefix+dir), label(dir))
 				return err
 			}
 			return nil

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	gmi "git.sr.ht/~adnano/go-gemini"
 	"golang.org/x/net/netutil"
 
+	"github.com/rtp-project/rtp/collstore"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
 )
@@ -33,6 +35,14 @@ type ServerConfig struct {
 	MaxConns int
 	// Log receives lookup failures. Zero means slog.Default().
 	Log *slog.Logger
+	// Trees keeps the manifests of folder trees: a gemini+rtp:// name
+	// ending in '/' answers 30 with the URL of the folder's tree, its
+	// manifest built from Index at each request and saved here (the RTP
+	// server serves it from there). Zero means such names get the listing.
+	Trees *collstore.Keeper
+	// Root is the served folder, for the executable bits of a tree's files
+	// (the index keeps no modes). Zero means none is marked executable.
+	Root string
 }
 
 // Server is rtpd's Gemini face: gemini+rtp://host/PATH (or gemini://)
@@ -42,6 +52,8 @@ type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
 	gem *gmi.Server
+
+	buildMu sync.Mutex // one tree built at a time: each walks the index
 }
 
 // NewServer returns a Server; call Listen and Serve to start it.

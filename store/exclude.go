@@ -71,6 +71,11 @@ func skipName(name string) bool {
 		(len(name) > 1 && strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#"))
 }
 
+// Hidden reports whether a file or folder called name is one a folder
+// serves only with Options.Hidden (see skipName), for tools that list a
+// folder as rtpd would.
+func Hidden(name string) bool { return skipName(name) }
+
 // skipped reports whether a file or folder called name is left out under
 // the options.
 func (d *Disk) skipped(name string) bool {

@@ -12,8 +12,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rtp-project/rtp/collstore"
 	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
@@ -44,15 +46,24 @@ type Config struct {
 	MaxList int
 	// Log receives failures. Zero means slog.Default().
 	Log *slog.Logger
+	// Trees keeps the manifests of folder trees: GET /tree/FOLDER/ builds
+	// the folder's manifest from Index, saves it here (the RTP server
+	// serves it from there) and answers the tree's rtp: URL as text/plain,
+	// and the page lists each folder with that link. Zero means neither.
+	Trees *collstore.Keeper
+	// Root is the served folder, for the executable bits of a tree's files.
+	// Zero means none is marked executable.
+	Root string
 }
 
 // Face serves the page and the blobs. It is an http.Handler.
 type Face struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	rate  rateMeter
-	https *http.Server
+	treeMu sync.Mutex // one tree built at a time: each walks the index
+	cfg    Config
+	log    *slog.Logger
+	mux    *http.ServeMux
+	rate   rateMeter
+	https  *http.Server
 }
 
 //go:embed static
@@ -75,6 +86,9 @@ func New(cfg Config) *Face {
 	f.mux.Handle("GET /static/", http.FileServerFS(static))
 	f.mux.HandleFunc("GET /sha256/{hex}", f.blob)
 	f.mux.HandleFunc("GET /blake3/{hex}", f.blob)
+	if cfg.Trees != nil {
+		f.mux.HandleFunc("GET /tree/{path...}", f.tree)
+	}
 	f.https = &http.Server{
 		Handler:           f,
 		ReadHeaderTimeout: 10 * time.Second,

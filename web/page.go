@@ -57,6 +57,14 @@ type pageData struct {
 	HasLive bool
 	Servers []rtpurl.Dial
 	Gemini  string // gemini+rtp://host[:port], or ""
+	Folders []folder
+}
+
+// folder is one folder of the page, with the link to its tree's URL.
+type folder struct {
+	Path   string
+	Tree   string // /tree/PATH/
+	Gemini template.URL
 }
 
 // page serves GET /: every file the index holds (dot-files left out, as
@@ -67,12 +75,16 @@ func (f *Face) page(w http.ResponseWriter, r *http.Request) {
 	host := requestHost(r)
 	d := pageData{Host: host, Servers: f.servers(host), Gemini: f.geminiBase(host)}
 	d.Live, d.HasLive = f.liveNow()
+	seen := map[string]bool{} // folders listed
 	err := f.cfg.Index.ListUnder(r.Context(), "", func(e store.Entry) error {
 		if strings.HasPrefix(e.Path, ".") || strings.Contains(e.Path, "/.") {
 			return nil
 		}
 		d.Total += e.Size
 		d.Count++
+		if f.cfg.Trees != nil && len(d.Folders) < f.cfg.MaxList {
+			d.Folders = f.addFolders(d.Folders, seen, e.Path, d.Gemini)
+		}
 		if len(d.Files) >= f.cfg.MaxList {
 			d.More++
 			return nil
@@ -115,6 +127,23 @@ func (f *Face) row(e store.Entry, servers []rtpurl.Dial, gemini string) file {
 		fl.Gemini = template.URL(geminiName(gemini, e.Path))
 	}
 	return fl
+}
+
+// addFolders appends the folders of p not in seen yet.
+func (f *Face) addFolders(fs []folder, seen map[string]bool, p, gemini string) []folder {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' || seen[p[:i]] {
+			continue
+		}
+		dir := p[:i]
+		seen[dir] = true
+		fd := folder{Path: dir + "/", Tree: (&url.URL{Path: "/tree/" + dir + "/"}).EscapedPath()}
+		if gemini != "" {
+			fd.Gemini = template.URL(geminiName(gemini, dir) + "/")
+		}
+		fs = append(fs, fd)
+	}
+	return fs
 }
 
 // humanSize writes n bytes in binary units, e.g. 3.0 MiB.

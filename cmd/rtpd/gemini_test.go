@@ -16,6 +16,7 @@ import (
 
 	"lukechampine.com/blake3"
 
+	"github.com/rtp-project/rtp/collection"
 	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/urn"
@@ -92,12 +93,16 @@ func TestGeminiFace(t *testing.T) {
 	}
 	t.Logf("s_client %s -> 31 %s", name, meta)
 
-	list := sClient(t, gport, fmt.Sprintf("gemini+rtp://localhost:%d/pub/", gport))
+	list := sClient(t, gport, fmt.Sprintf("gemini://localhost:%d/pub/", gport))
 	wantLink := fmt.Sprintf("=> %s film.bin (%d bytes)\n%s\n", name, len(data), meta)
 	if !strings.HasPrefix(list, "20 text/gemini\r\n") || !strings.Contains(list, wantLink) || !strings.Contains(list, "/pub/readme.txt readme.txt (6 bytes)\n") {
 		t.Errorf("listing:\n%s\nwant a link %q", list, wantLink)
 	}
-	t.Logf("s_client gemini+rtp://localhost:%d/pub/ ->\n%s", gport, list)
+	t.Logf("s_client gemini://localhost:%d/pub/ ->\n%s", gport, list)
+	treeName := fmt.Sprintf("gemini+rtp://localhost:%d/pub/", gport)
+	if got := sClient(t, gport, treeName); !strings.HasPrefix(got, "30 rtp:") || !strings.Contains(got, "&t=application%2Fvnd.rtp.collection") && !strings.Contains(got, "&t=application/vnd.rtp.collection") {
+		t.Errorf("%s: %q, want 30 and the tree's rtp: URL", treeName, got)
+	}
 	if got := sClient(t, gport, fmt.Sprintf("gemini://localhost:%d/pub/nope", gport)); !strings.HasPrefix(got, "51 ") {
 		t.Errorf("unknown path: %q, want 51", got)
 	}
@@ -107,6 +112,7 @@ func TestGeminiFace(t *testing.T) {
 	if code != 0 || strings.TrimSpace(stdout) != meta {
 		t.Fatalf("rtpget --resolve: exit %d, %q %s; want %s", code, stdout, stderr, meta)
 	}
+	checkTreeName(t, treeName, map[string][]byte{"film.bin": data, "readme.txt": []byte("hello\n")})
 	dest := filepath.Join(t.TempDir(), "film.bin")
 	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", dest, name); code != 0 {
 		t.Fatalf("rtpget %s: exit %d: %s", name, code, stderr)
@@ -145,6 +151,44 @@ func TestGeminiFace(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(dest); !bytes.Equal(got, newData) {
 		t.Fatal("download after the replace differs from the new file")
+	}
+}
+
+// checkTreeName resolves a folder's gemini+rtp:// name with rtpget, fetches
+// the manifest it names as a plain file from rtpd, and checks that it lists
+// files, and only them, with their hashes.
+func checkTreeName(t *testing.T, name string, files map[string][]byte) {
+	t.Helper()
+	stdout, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "--resolve", name)
+	if code != 0 {
+		t.Fatalf("rtpget --resolve %s: exit %d: %s", name, code, stderr)
+	}
+	u, err := rtpurl.Parse(strings.TrimSpace(stdout))
+	if err != nil || !collection.IsCollection(u.Types) || u.Name != "pub" {
+		t.Fatalf("%s resolves to %s (%v), want a collection named pub", name, stdout, err)
+	}
+	plain := *u
+	plain.Types = nil
+	dest := filepath.Join(t.TempDir(), "manifest")
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", dest, plain.String()); code != 0 {
+		t.Fatalf("rtpget of the tree's manifest: exit %d: %s", code, stderr)
+	}
+	f, err := os.Open(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := collection.Parse(f, collection.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != len(files) {
+		t.Fatalf("the tree lists %d files, want %d", len(m.Entries), len(files))
+	}
+	for _, e := range m.Entries {
+		if fmt.Sprint(e.Hashes()) != fmt.Sprint(hashesOf(files[e.Path])) || e.Size != int64(len(files[e.Path])) {
+			t.Errorf("tree entry %+v does not match the file", e)
+		}
 	}
 }
 

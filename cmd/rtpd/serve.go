@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rtp-project/rtp/collstore"
 	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
@@ -138,8 +139,11 @@ func serve(c *cli.Context) error {
 		srvMetrics = met
 	}
 
+	// The manifests of folder trees (rtpd url --tree, the Gemini and HTTP
+	// faces' folder links) are served by hash beside the backend's files.
+	keeper := collstore.NewKeeper(collstore.Dir(backend.IndexDir()), log)
 	srv := server.New(server.Config{
-		Store:              backend,
+		Store:              collstore.Wrap(backend, keeper),
 		MaxRead:            c.Int(flagMaxRead),
 		MaxOpenTokens:      c.Int(flagMaxTokens),
 		MaxInflight:        c.Int(flagMaxInflight),
@@ -188,7 +192,7 @@ func serve(c *cli.Context) error {
 			advertise = append(advertise, l.Dial)
 		}
 	}
-	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log})
+	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log, Trees: keeper, Root: backend.Location()})
 	var gls []net.Listener
 	defer func() {
 		for _, l := range gls {
@@ -208,7 +212,7 @@ func serve(c *cli.Context) error {
 	}
 	var indexed atomic.Bool // the first pass is done: /healthz says ok
 	faces := newHTTPFaces(log, met, healthy(ctx, backend, &indexed), metricsDials, httpDials,
-		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound})
+		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound, Trees: keeper, Root: backend.Location()})
 	defer faces.close()
 	if err := faces.listen(metricsDials, httpDials, tlsConf); err != nil {
 		return err

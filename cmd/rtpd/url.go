@@ -14,12 +14,15 @@ import (
 func urlCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "url",
-		Usage:        "print the rtp: URL of each file",
-		ArgsUsage:    "FILE...",
+		Usage:        "print the rtp: URL of each file, or with --tree one URL for a whole folder tree",
+		ArgsUsage:    "FILE... | --tree DIR",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagHash, Value: "both", Usage: "which urns to list: both (blake3 first), blake3 or sha256; rtpget checks the blake3 urn (against its tree as bytes arrive), and every urn with --verify all", EnvVars: envVar(flagHash)},
 			&cli.StringSliceFlag{Name: flagServer, Usage: "dial string of a server that holds the files, repeatable (default tcp!HOSTNAME!7777)", EnvVars: envVar(flagServer)},
+			&cli.BoolFlag{Name: flagTree, Usage: "print one URL for the folder DIR and every file under it: its manifest is written into the index folder of the rtpd serving DIR (the nearest .rtpd folder above, or --index), which serves it", EnvVars: envVar(flagTree)},
+			&cli.StringFlag{Name: flagIndex, Usage: "with --tree: the bbolt index file of the rtpd serving DIR, whose folder gets the manifest (default: the nearest DIR/.rtpd/index.db upward)", EnvVars: envVar(flagIndex)},
+			&cli.BoolFlag{Name: flagHidden, Usage: "with --tree: also list dot-files, partial downloads and editor backups, for an rtpd serving with --hidden", EnvVars: envVar(flagHidden)},
 		},
 		Action: printURLs,
 	}
@@ -50,6 +53,9 @@ func printURLs(c *cli.Context) error {
 			host = "localhost"
 		}
 		servers = []rtpurl.Dial{{Proto: rtpurl.TCP, Host: host, Port: rtpurl.DefaultPort}}
+	}
+	if c.Bool(flagTree) {
+		return printTreeURL(c, kinds, servers)
 	}
 	for _, name := range c.Args().Slice() {
 		f, err := os.Open(name)

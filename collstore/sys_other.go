@@ -1,0 +1,7 @@
+//go:build !unix
+
+package collstore
+
+import "io/fs"
+
+func sysID(fs.FileInfo) string { return "" }
