@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/collection"
 	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
@@ -47,6 +48,10 @@ const (
 	flagComplete = "completion"
 	flagForce    = "force"
 	flagNoClob   = "no-clobber"
+	flagInclude  = "include"
+	flagExclude  = "exclude"
+	flagDelete   = "delete"
+	flagMaxFiles = "max-files"
 )
 
 func envVar(flag string) []string {
@@ -93,6 +98,10 @@ func getApp() *cli.App {
 			&cli.StringFlag{Name: flagCA, Usage: "PEM file of CA certificates to trust for TLS and QUIC instead of the system roots", EnvVars: envVar(flagCA)},
 			&cli.StringFlag{Name: flagInput, Aliases: []string{"i"}, Usage: "read rtp: URLs or gemini+rtp:// names from `FILE` (- for stdin), one a line; blank lines and # comments skipped; every line is checked before any download starts", EnvVars: envVar(flagInput)},
 			&cli.IntFlag{Name: flagJobs, Aliases: []string{"j"}, Value: 2, Usage: "with -i, downloads at once (progress bars only with -j 1)", EnvVars: envVar(flagJobs)},
+			&cli.StringSliceFlag{Name: flagInclude, Usage: "for a tree: fetch only the files matching `GLOB` (repeatable): without /, a file name at any depth (*.json); with /, the whole path, ** for any folders (data/**/*.parquet); dir/ for everything under dir", EnvVars: envVar(flagInclude)},
+			&cli.StringSliceFlag{Name: flagExclude, Usage: "for a tree: skip the files matching `GLOB` (repeatable; as --include, and wins over it)", EnvVars: envVar(flagExclude)},
+			&cli.BoolFlag{Name: flagDelete, Usage: "for a tree: once every file is in place, delete the files in the folder that the manifest does not list (never rtpget's .rtpget folder, never outside the folder)", EnvVars: envVar(flagDelete)},
+			&cli.IntFlag{Name: flagMaxFiles, Value: 1000000, Usage: "for a tree: refuse a manifest listing more files (its l= is checked against this before it is fetched)", EnvVars: envVar(flagMaxFiles)},
 			&cli.StringFlag{Name: flagComplete, Usage: "print a completion script for `SHELL` (bash, zsh or fish) and exit"},
 		},
 		Action: get,
@@ -156,6 +165,8 @@ type getter struct {
 	claim func(n int, name string) error
 	// verify is --verify.
 	verify swarm.Verify
+	// filter is --include and --exclude, for trees.
+	filter *treeFilter
 }
 
 // newGetter checks the flags every download uses; a bad one exits 2.
@@ -164,8 +175,8 @@ func newGetter(c *cli.Context) (*getter, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, pos := range []string{flagSessions, flagWindow, flagMaxSess, flagInFlight, flagJobs} {
-		if c.Int(pos) <= 0 && (pos == flagJobs || c.IsSet(pos)) {
+	for _, pos := range []string{flagSessions, flagWindow, flagMaxSess, flagInFlight, flagJobs, flagMaxFiles} {
+		if c.Int(pos) <= 0 && (pos == flagJobs || pos == flagMaxFiles || c.IsSet(pos)) {
 			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
@@ -190,14 +201,18 @@ func newGetter(c *cli.Context) (*getter, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
-	return &getter{c: c, opts: opts, log: log, bars: true, verify: verify}, nil
+	filter, err := newTreeFilter(c.StringSlice(flagInclude), c.StringSlice(flagExclude))
+	if err != nil {
+		return nil, cli.Exit(err.Error(), 2)
+	}
+	return &getter{c: c, opts: opts, log: log, bars: true, verify: verify, filter: filter}, nil
 }
 
 // fetch resolves t (line n of a list, 0 for the argument) if it is a
 // Gemini name, then downloads it to its output name. With summarize set,
 // the --json summary goes to it instead of stdout. Errors carry exit codes:
 // 2 for bad input, 1 for a failed download.
-func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, summarize func(*swarm.Result)) error {
+func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, summarize func(any)) error {
 	c := g.c
 	raw, u := t.arg, t.url
 	if u == nil {
@@ -213,6 +228,9 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 	for _, s := range u.Skipped {
 		log.Warn("skipping a server with an unknown protocol", "s", s)
 	}
+	if collection.IsCollection(u.Types) {
+		return g.fetchTree(ctx, n, u, log, summarize)
+	}
 	name, err := outputName(c, u)
 	if err != nil {
 		return err
@@ -224,13 +242,10 @@ func (g *getter) fetch(ctx context.Context, n int, t target, log *slog.Logger, s
 	}
 	j := &job{
 		url: u, name: name, log: log, fromURL: !c.IsSet(flagOutput), force: c.Bool(flagForce),
-		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON), noBars: !g.bars, summarize: summarize,
-		cfg: swarm.Config{
-			URL: u, Client: g.opts, Log: log,
-			Stall: c.Duration(flagStall), RetryFor: c.Duration(flagRetryFor), Sessions: c.Int(flagSessions), Window: c.Int(flagWindow),
-			MaxSessions: c.Int(flagMaxSess), MaxInFlight: int64(c.Int(flagInFlight)) << 20,
-			NoTree: c.Bool(flagNoTree), Verify: g.verify,
-		},
+		quiet: c.Bool(flagQuiet), json: c.Bool(flagJSON), noBars: !g.bars, cfg: g.swarmConfig(u, log),
+	}
+	if summarize != nil {
+		j.summarize = func(r *swarm.Result) { summarize(r) }
 	}
 	if err := j.run(ctx); err != nil {
 		return cli.Exit(err.Error(), 1)

@@ -60,6 +60,7 @@ type listSummary struct {
 	Input  string        `json:"input"`
 	Error  string        `json:"error,omitempty"`
 	Result *swarm.Result `json:"result,omitempty"`
+	Tree   *treeSummary  `json:"tree,omitempty"` // for a tree's URL, instead of result
 }
 
 // list runs the downloads that -i names, -j at a time. Every line is
@@ -141,14 +142,22 @@ func (g *getter) list(c *cli.Context, input string) error {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			var res *swarm.Result
+			var tree *treeSummary
 			log := g.log.With("line", l.n)
-			err := g.fetch(ctx, l.n, l.target, log, func(r *swarm.Result) { res = r })
+			err := g.fetch(ctx, l.n, l.target, log, func(r any) {
+				switch r := r.(type) {
+				case *swarm.Result:
+					res = r
+				case *treeSummary:
+					tree = r
+				}
+			})
 			if err != nil {
 				failed.Add(1)
 				fmt.Fprintf(os.Stderr, "rtpget: %s:%d: %v\n", name, l.n, err)
 			}
 			if c.Bool(flagJSON) && !c.Bool(flagResolve) {
-				s := listSummary{Line: l.n, Input: l.arg, Result: res}
+				s := listSummary{Line: l.n, Input: l.arg, Result: res, Tree: tree}
 				if err != nil {
 					s.Error = err.Error()
 				}

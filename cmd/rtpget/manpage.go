@@ -20,6 +20,15 @@ gemini+rtp:// name a line, skipping blank lines and # comments, checks every
 line first, then downloads -j at a time, each into the name it would get as
 the only argument (the URL's dn, else the hash; inside -C DIR).
 
+A URL with t=application/vnd.rtp.collection (rtpd url --tree, or a
+Gemini folder name ending in /) is a folder tree: rtpget fetches its
+manifest, then every file into the folder -o DIR (else the URL's dn),
+each verified, identical contents fetched once, nothing written outside
+the folder and no link in it followed. State, lock and partial downloads
+live in DIR/.rtpget/. A rerun, or a newer tree's URL, fetches only missing
+or changed files; --delete removes files the tree no longer lists;
+--include and --exclude select part of it.
+
 Most flags can also be set in the environment: RTPGET_ and the flag's name
 in capitals with - as _ (RTPGET_INSECURE=true, RTPGET_DIR); rtpget --help
 shows each.
@@ -37,6 +46,7 @@ and SIGTERM (the .part is kept; a second Ctrl-C ends rtpget at once).
     rtpget 'rtp:?u=urn:blake3:...&l=1048576&s=tcp!files.example.org!7777&dn=a.iso'
     rtpget -C isos -j 3 -i urls.txt
     rtpget gemini+rtp://files.example.org/isos/latest.iso
+    rtpget -o llama --exclude '*.bin' gemini+rtp://files.example.org/models/llama/
     source <(rtpget --completion bash)
 
 # SEE ALSO

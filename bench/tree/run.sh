@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# A folder tree against one file of the same size, and against aria2c:
+# three rtpd (tcp, tls, quic) and one nginx serve, on loopback, a tree made
+# by maketree from a fixed seed and one file of its size. Each round runs,
+# back to back, after a sync:
+#   tree  rtpget on the tree's URL (all three servers) into a new folder
+#   one   rtpget on the one file's URL (same servers)
+#   aria  aria2c -i (dir= and out= per file, -j 16) from nginx
+# and prints the medians and the ratios tree/one and tree/aria. The first
+# round's outputs are compared with the source (diff -r, cmp).
+#
+#   bench/tree/run.sh [-f FILES] [-b BYTES] [-k BIG] [-n RUNS]
+#
+# (from the module root). Defaults: 10000 files, 2e9 bytes, 10 big files
+# holding half of them (the rest log-uniform 1 B..1 MiB), 3 rounds.
+set -euo pipefail
+files=10000
+bytes=2000000000
+big=10
+runs=3
+while getopts "f:b:k:n:" o; do
+	case $o in
+	f) files=$OPTARG ;;
+	b) bytes=$OPTARG ;;
+	k) big=$OPTARG ;;
+	n) runs=$OPTARG ;;
+	*) echo "usage: $0 [-f FILES] [-b BYTES] [-k BIG] [-n RUNS]" >&2; exit 2 ;;
+	esac
+done
+for c in nginx aria2c; do
+	command -v $c >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx aria2 >/dev/null; }
+done
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+go build -o "$work/bin/" ./cmd/rtpd ./cmd/rtpget ./bench/tree/maketree
+bin=$work/bin
+port=18890
+tree_url=$("$bin/maketree" -files "$files" -bytes "$bytes" -big "$big" -out "$work" -aria "http://127.0.0.1:$port/tree")
+head -c "$bytes" /dev/urandom >"$work/serve/one.bin"
+chmod -R a+rX "$work/serve"
+
+cat >"$work/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	client_body_temp_path $work;
+	proxy_temp_path $work;
+	fastcgi_temp_path $work;
+	uwsgi_temp_path $work;
+	scgi_temp_path $work;
+	server {
+		listen 127.0.0.1:$port;
+		root $work/serve;
+	}
+}
+CONF
+nginx -c "$work/nginx.conf" &
+pids+=($!)
+servers=()
+i=0
+for proto in tcp tls quic; do
+	i=$((i + 1))
+	d="$proto!127.0.0.1!$((18880 + i))"
+	mkdir -p "$work/idx-$proto"
+	"$bin/rtpd" serve --index "$work/idx-$proto/index.db" --listen "$d" "$work/serve" 2>"$work/rtpd-$proto.log" &
+	pids+=($!)
+	servers+=("$d")
+done
+for proto in tcp tls quic; do
+	for _ in $(seq 3000); do grep -q 'listening on' "$work/rtpd-$proto.log" && break; sleep 0.2; done
+	grep -q 'listening on' "$work/rtpd-$proto.log" || { cat "$work/rtpd-$proto.log"; exit 1; }
+done
+s=""
+for d in "${servers[@]}"; do s="$s&s=$d"; done
+tree_url="$tree_url$s"
+one_url=$("$bin/rtpd" url $(printf -- '--server %s ' "${servers[@]}") "$work/serve/one.bin")
+
+# run NAME CMD...: time one run after a sync, append the seconds to $work/NAME.
+run() {
+	local name=$1 t0 t1
+	shift
+	sync
+	t0=$(date +%s.%N)
+	"$@" >"$work/$name.out" 2>>"$work/client.log" || { echo "$name failed"; tail "$work/client.log"; exit 1; }
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc >>"$work/$name"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+for r in $(seq "$runs"); do
+	rm -rf "$work/out" && mkdir -p "$work/out/aria"
+	run tree "$bin/rtpget" -k -q --json -o "$work/out/tree" "$tree_url"
+	run one "$bin/rtpget" -k -q -o "$work/out/one.bin" "$one_url"
+	run aria bash -c "cd '$work/out/aria' && aria2c -q -j 16 --allow-overwrite=true --auto-file-renaming=false -i '$work/aria.txt'"
+	if [ "$r" = 1 ]; then
+		diff -r -x .rtpget "$work/out/tree" "$work/serve/tree" || { echo "tree differs"; exit 1; }
+		diff -r "$work/out/aria" "$work/serve/tree" || { echo "aria2c tree differs"; exit 1; }
+		cmp -s "$work/out/one.bin" "$work/serve/one.bin" || { echo "one.bin differs"; exit 1; }
+		echo "round 1 outputs identical to the source (diff -r, cmp)"
+		python3 -c "import json,sys; d=json.load(open('$work/tree.out')); print('tree summary:', {k: d[k] for k in ('files','bytes','fetched_files','copied_files','fetched_bytes','servers','elapsed_seconds')})"
+	fi
+	echo "round $r: tree $(tail -1 "$work/tree")s one $(tail -1 "$work/one")s aria2c $(tail -1 "$work/aria")s"
+done
+t=$(median <"$work/tree")
+o=$(median <"$work/one")
+a=$(median <"$work/aria")
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+echo "tree: $files files, $bytes bytes, $big big; $runs rounds, medians:"
+echo "  rtpget tree $t s, rtpget one file $o s, aria2c -j 16 from nginx $a s"
+echo "  tree/one $(echo "scale=2; $t / $o" | bc)  (target <= 1.2)"
+echo "  tree/aria2c $(echo "scale=2; $t / $a" | bc)  (target <= 0.5)"

@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lukechampine.com/blake3"
+
+	"github.com/rtp-project/rtp/collection"
+	"github.com/rtp-project/rtp/internal/rtpdtest"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/urn"
+)
+
+// srcTree is a folder tree served by rtpd, with its manifest beside it
+// (a file of the served folder, so rtpd serves it by hash like any other).
+type srcTree struct {
+	served string // the folder rtpd serves: tree/ and manifests/
+	files  map[string][]byte
+	exec   map[string]bool
+}
+
+func newSrcTree(t *testing.T) *srcTree {
+	return &srcTree{served: t.TempDir(), files: map[string][]byte{}, exec: map[string]bool{}}
+}
+
+func (s *srcTree) put(t *testing.T, p string, data []byte) {
+	t.Helper()
+	full := filepath.Join(s.served, "tree", filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.files[p] = data
+}
+
+// fill adds n files of random sizes up to max bytes (some repeated
+// contents, some empty), in nested folders, from seed.
+func (s *srcTree) fill(t *testing.T, n, maxSize int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var prev []byte
+	for i := range n {
+		p := fmt.Sprintf("d%d/e%d/f%04d.bin", i%3, i%7, i)
+		var data []byte
+		switch {
+		case i%17 == 0 && prev != nil:
+			data = prev // the same content at another path
+		case i%23 == 0:
+			data = nil
+		default:
+			data = make([]byte, r.IntN(maxSize+1))
+			for j := range data {
+				data[j] = byte(r.Uint32())
+			}
+		}
+		s.put(t, p, data)
+		prev = data
+	}
+}
+
+func entryOf(p string, data []byte, exec bool) collection.Entry {
+	return collection.Entry{Path: p, Size: int64(len(data)), Exec: exec, BLAKE3: blake3.Sum256(data), SHA256: sha256.Sum256(data)}
+}
+
+// manifest writes the manifest of the tree as it is now into the served
+// folder and returns its URL (without servers).
+func (s *srcTree) manifest(t *testing.T, name string) *rtpurl.URL {
+	t.Helper()
+	var es []collection.Entry
+	for p, d := range s.files {
+		es = append(es, entryOf(p, d, s.exec[p]))
+	}
+	b, err := collection.Encode(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.rawManifest(t, name, b)
+}
+
+// rawManifest serves any bytes as a manifest.
+func (s *srcTree) rawManifest(t *testing.T, name string, b []byte) *rtpurl.URL {
+	t.Helper()
+	dir := filepath.Join(s.served, "manifests")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%x", sha256.Sum256(b))), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &rtpurl.URL{
+		Hashes: []urn.Hash{urn.New(urn.BLAKE3, blake3.Sum256(b)), urn.New(urn.SHA256, sha256.Sum256(b))},
+		Length: int64(len(b)), Types: []string{collection.MediaType}, Name: name,
+	}
+}
+
+// serve starts rtpd over tcp, tls and quic on the served folder; a new
+// manifest written later is found by rtpd's rescan on OPEN of an unknown
+// hash, so start servers after writing the manifests a test needs.
+func (s *srcTree) serve(t *testing.T, n int) []*rtpdtest.Server {
+	var srvs []*rtpdtest.Server
+	protos := []string{"tcp", "tls", "quic"}
+	for i := range n {
+		srvs = append(srvs, rtpdtest.Start(t, s.served, "--index", filepath.Join(t.TempDir(), "index.db"),
+			"--listen", protos[i%3]+"!127.0.0.1!0"))
+	}
+	return srvs
+}
+
+// getTree runs rtpget --json on a tree URL and returns its summary.
+func getTree(t *testing.T, url string, args ...string) (treeSummary, string, int) {
+	t.Helper()
+	stdout, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, append(append([]string{"--json", "-k"}, args...), url)...)
+	var s treeSummary
+	if code != 2 && stdout != "" {
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatalf("summary %q: %v (stderr %s)", stdout, err, stderr)
+		}
+	}
+	return s, stderr, code
+}
+
+// sameTree compares the target with want, as diff -r would: every file
+// with its bytes and mode, and nothing else but rtpget's folder.
+func sameTree(t *testing.T, dir string, want map[string][]byte, exec map[string]bool) {
+	t.Helper()
+	got := map[string]bool{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == stateDir {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		got[rel] = true
+		data, ok := want[rel]
+		if !ok {
+			t.Errorf("%s: not in the tree", rel)
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(b, data) {
+			t.Errorf("%s: %d bytes differ from the %d wanted (%v)", rel, len(b), len(data), err)
+		}
+		fi, _ := d.Info()
+		if x := fi.Mode().Perm()&0o100 != 0; x != exec[rel] {
+			t.Errorf("%s: executable %v, want %v", rel, x, exec[rel])
+		}
+		return nil
+	})
+	for p := range want {
+		if !got[p] {
+			t.Errorf("%s: missing", p)
+		}
+	}
+}
+
+func TestTreeRoundTrip(t *testing.T) {
+	src := newSrcTree(t)
+	src.fill(t, 300, 64<<10, 1)
+	big := make([]byte, smallMax+3<<20) // past the lanes: a swarm
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	src.put(t, "models/big.bin", big)
+	src.put(t, "copy of big.bin", big)
+	src.put(t, "run.sh", []byte("#!/bin/sh\necho hi\n"))
+	src.exec["run.sh"] = true
+	src.put(t, "with space/ünïcode name.txt", []byte("x"))
+	u := src.manifest(t, "mytree")
+	srvs := src.serve(t, 3)
+	out := t.TempDir()
+	s, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sameTree(t, filepath.Join(out, "mytree"), src.files, src.exec)
+	var total int64
+	for _, d := range src.files {
+		total += int64(len(d))
+	}
+	if s.Files != len(src.files) || s.Bytes != total || s.Placed != len(src.files) || s.Failed != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	// Every server took part, and the shared contents crossed once:
+	// fetched bytes are under the tree's bytes.
+	for _, sv := range s.Servers {
+		if sv.Bytes == 0 {
+			t.Errorf("server %s sent nothing: %+v", sv.Server, s.Servers)
+		}
+	}
+	if s.FetchedBytes >= total || s.Copied == 0 {
+		t.Errorf("fetched %d of %d bytes, %d copies: identical contents were fetched more than once", s.FetchedBytes, total, s.Copied)
+	}
+	// A second run fetches nothing: every file is trusted by its record.
+	s2, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
+	if code != 0 || s2.FetchedBytes != 0 || s2.Present != len(src.files) {
+		t.Errorf("rerun: exit %d, %+v, %s", code, s2, stderr)
+	}
+}
+
+// randomFiles puts n files of distinct random bytes (up to max bytes) under
+// prefix and returns their paths.
+func (s *srcTree) randomFiles(t *testing.T, prefix string, n, maxSize int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(seed, 7))
+	var ps []string
+	for i := range n {
+		data := make([]byte, 1+r.IntN(maxSize))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		p := fmt.Sprintf("%s/g%d/r%03d.dat", prefix, i%4, i)
+		s.put(t, p, data)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// copyServed makes a second served folder holding the manifests and only
+// the tree files keep says.
+func (s *srcTree) copyServed(t *testing.T, keep func(string) bool) *srcTree {
+	c := newSrcTree(t)
+	ms, _ := os.ReadDir(filepath.Join(s.served, "manifests"))
+	os.MkdirAll(filepath.Join(c.served, "manifests"), 0o755)
+	for _, m := range ms {
+		b, _ := os.ReadFile(filepath.Join(s.served, "manifests", m.Name()))
+		os.WriteFile(filepath.Join(c.served, "manifests", m.Name()), b, 0o644)
+	}
+	for p, d := range s.files {
+		if keep(p) {
+			c.put(t, p, d)
+		}
+	}
+	return c
+}
+
+func TestTreeResume(t *testing.T) {
+	src := newSrcTree(t)
+	ps := src.randomFiles(t, "data", 40, 100<<10, 2)
+	u := src.manifest(t, "resumed")
+	// The first run's only server lacks a quarter of the files.
+	missing := map[string]bool{}
+	var missingBytes int64
+	for i, p := range ps {
+		if i%4 == 1 {
+			missing[p] = true
+			missingBytes += int64(len(src.files[p]))
+		}
+	}
+	partial := src.copyServed(t, func(p string) bool { return !missing[p] })
+	out := t.TempDir()
+	s, stderr, code := getTree(t, addServers(u, partial.serve(t, 1)...), "-C", out)
+	if code != 1 || s.Failed != len(missing) || s.Placed != len(ps)-len(missing) {
+		t.Fatalf("first run: exit %d, %+v, %s", code, s, stderr)
+	}
+	if !strings.Contains(stderr, "not found") {
+		t.Errorf("stderr does not say why: %s", stderr)
+	}
+	// The rerun, with every file served, fetches exactly the missing ones.
+	s, stderr, code = getTree(t, addServers(u, src.serve(t, 2)...), "-C", out)
+	if code != 0 {
+		t.Fatalf("rerun: exit %d, %s", code, stderr)
+	}
+	if s.FetchedBytes != missingBytes || s.Fetched != len(missing) || s.Present != len(ps)-len(missing) {
+		t.Errorf("rerun fetched %d files, %d bytes, %d present; want %d, %d, %d", s.Fetched, s.FetchedBytes, s.Present, len(missing), missingBytes, len(ps)-len(missing))
+	}
+	sameTree(t, filepath.Join(out, "resumed"), src.files, src.exec)
+}
+
+func TestTreeUpdateAndDelete(t *testing.T) {
+	v1 := newSrcTree(t)
+	ps := v1.randomFiles(t, "m", 60, 50<<10, 3)
+	u1 := v1.manifest(t, "model")
+	out := t.TempDir()
+	if _, stderr, code := getTree(t, addServers(u1, v1.serve(t, 1)...), "-C", out); code != 0 {
+		t.Fatalf("v1: exit %d, %s", code, stderr)
+	}
+	target := filepath.Join(out, "model")
+	// v2: 10 files changed, 5 added, 3 removed.
+	v2 := v1.copyServed(t, func(string) bool { return true })
+	var changedBytes int64
+	for i, p := range ps[:10] {
+		d := append([]byte(fmt.Sprintf("v2 of %d ", i)), v1.files[p]...)
+		v2.put(t, p, d)
+		changedBytes += int64(len(d))
+	}
+	for _, p := range v2.randomFiles(t, "new", 5, 20<<10, 4) {
+		changedBytes += int64(len(v2.files[p]))
+	}
+	for _, p := range ps[57:] {
+		delete(v2.files, p)
+		os.Remove(filepath.Join(v2.served, "tree", p))
+	}
+	u2 := v2.manifest(t, "model")
+	// Something the user keeps in the target, and a link to outside it.
+	outside := filepath.Join(t.TempDir(), "keep.txt")
+	os.WriteFile(outside, []byte("mine"), 0o644)
+	os.Symlink(outside, filepath.Join(target, "link-out"))
+	srvs := v2.serve(t, 2)
+	s, stderr, code := getTree(t, addServers(u2, srvs...), "-C", out)
+	if code != 0 {
+		t.Fatalf("v2: exit %d, %s", code, stderr)
+	}
+	if s.Fetched != 15 || s.FetchedBytes != changedBytes || s.Present != 60-10-3 || s.Deleted != 0 {
+		t.Errorf("update fetched %d files, %d bytes (want 15, %d), %d present, %d deleted", s.Fetched, s.FetchedBytes, changedBytes, s.Present, s.Deleted)
+	}
+	for _, p := range ps[57:] {
+		if _, err := os.Stat(filepath.Join(target, p)); err != nil {
+			t.Errorf("%s was deleted without --delete: %v", p, err)
+		}
+	}
+	// --delete: the 3 old files and the link go, nothing else.
+	s, stderr, code = getTree(t, addServers(u2, srvs...), "-C", out, "--delete")
+	if code != 0 || s.Deleted != 4 || s.FetchedBytes != 0 {
+		t.Fatalf("--delete: exit %d, %+v, %s", code, s, stderr)
+	}
+	sameTree(t, target, v2.files, v2.exec)
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "mine" {
+		t.Errorf("the file outside the target: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(target, stateDir, "state.json")); err != nil {
+		t.Errorf("--delete touched rtpget's folder: %v", err)
+	}
+}
+
+func TestTreeIncludeExclude(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "config.json", []byte(`{}`))
+	src.put(t, "a/b/weights.json", []byte(`{"w":1}`))
+	src.put(t, "a/b/w.bin", []byte("bin"))
+	src.put(t, "docs/x.json", []byte(`{"d":1}`))
+	src.put(t, "docs/readme", []byte("read me"))
+	u := src.manifest(t, "part")
+	out := t.TempDir()
+	s, stderr, code := getTree(t, addServers(u, src.serve(t, 1)...), "-C", out, "--include", "*.json", "--exclude", "docs/")
+	if code != 0 || s.Selected != 2 || s.Skipped != 3 {
+		t.Fatalf("exit %d, %+v, %s", code, s, stderr)
+	}
+	want := map[string][]byte{"config.json": src.files["config.json"], "a/b/weights.json": src.files["a/b/weights.json"]}
+	sameTree(t, filepath.Join(out, "part"), want, nil)
+}
+
+func TestTreeSymlinksPlanted(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "ok/a.txt", []byte("a"))
+	src.put(t, "via/b.txt", []byte("b"))
+	src.put(t, "c.txt", []byte("c"))
+	u := src.manifest(t, "t")
+	srvs := src.serve(t, 1)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "c.txt"), []byte("outside"), 0o644)
+	out := t.TempDir()
+	target := filepath.Join(out, "t")
+	os.MkdirAll(target, 0o755)
+	os.Symlink(outside, filepath.Join(target, "via"))                           // a folder on the way
+	os.Symlink(filepath.Join(outside, "c.txt"), filepath.Join(target, "c.txt")) // a final name
+	s, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
+	if code != 1 || s.Failed != 2 || s.Placed != 1 {
+		t.Fatalf("exit %d, %+v, %s", code, s, stderr)
+	}
+	if !strings.Contains(strings.Join(s.Errors, "\n"), "symbolic link") {
+		t.Errorf("errors do not name the link: %v", s.Errors)
+	}
+	ents, _ := os.ReadDir(outside)
+	if len(ents) != 1 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "c.txt")); string(b) != "outside" {
+		t.Errorf("the file a link points to was changed: %q", b)
+	}
+	// rtpget's own folder as a link: refused before anything is written.
+	out2 := t.TempDir()
+	os.MkdirAll(filepath.Join(out2, "t"), 0o755)
+	os.Symlink(outside, filepath.Join(out2, "t", stateDir))
+	if _, stderr, code := getTree(t, addServers(u, srvs...), "-C", out2); code != 1 || !strings.Contains(stderr, "symbolic link") {
+		t.Errorf(".rtpget as a link: exit %d, %s", code, stderr)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+}
+
+func TestTreeHostileManifests(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "x", []byte("x"))
+	h := func(data string) string {
+		e := entryOf("", []byte(data), false)
+		return fmt.Sprintf("%x %x", e.BLAKE3, e.SHA256)
+	}
+	cases := map[string]string{
+		"dotdot":        "rtp-collection 1 1 1\nf 1 " + h("x") + " ../x\n",
+		"absolute":      "rtp-collection 1 1 1\nf 1 " + h("x") + " /etc/x\n",
+		"file+folder":   "rtp-collection 1 2 2\nf 1 " + h("x") + " a\nf 1 " + h("x") + " a/b\n",
+		"duplicate":     "rtp-collection 1 2 2\nf 1 " + h("x") + " a\nf 1 " + h("x") + " a\n",
+		"control":       "rtp-collection 1 1 1\nf 1 " + h("x") + " a\x1bb\n",
+		"10M entries":   "rtp-collection 1 10000000 1\nf 1 " + h("x") + " a\n",
+		"size overflow": "rtp-collection 1 2 0\nf 4611686018427387904 " + h("x") + " a\nf 4611686018427387904 " + h("x") + " b\n",
+	}
+	urls := map[string]*rtpurl.URL{}
+	for name, m := range cases {
+		urls[name] = src.rawManifest(t, "evil", []byte(m))
+	}
+	srvs := src.serve(t, 1)
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			_, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
+			if code != 1 || !strings.Contains(stderr, "refused") {
+				t.Errorf("exit %d, %s", code, stderr)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("created %v", ents)
+			}
+		})
+	}
+}
+
+func TestTreeBadUsage(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "x", []byte("x"))
+	u := src.manifest(t, "")
+	noL := *u
+	noL.Length = -1
+	big := *u
+	big.Length = 1 << 40
+	const srv = "&s=tcp!127.0.0.1!1"
+	for name, args := range map[string][]string{
+		"no dn, no -o": {u.String() + srv},
+		"no l":         {"-o", "x", noL.String() + srv},
+		"l too big":    {"-o", "x", big.String() + srv},
+		"stdout":       {"-o", "-", u.String() + srv},
+		"bad glob":     {"-o", "x", "--include", "[", u.String() + srv},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, append([]string{"-C", dir}, args...)...)
+			if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, want 2 and one line: %s", code, stderr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("created %v", ents)
+			}
+		})
+	}
+}

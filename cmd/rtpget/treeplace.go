@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/swarm"
+)
+
+// Placing: verified parts are renamed to their paths in batches. Before a
+// batch is renamed, one syncfs makes all its parts durable (an fsync per
+// file would cost thousands of journal commits), so no final name ever
+// holds bytes that are not on disk; the state is saved every 2 s and at
+// the end, after the renames it records.
+const (
+	placeBatch = 2048
+	placeEvery = 500 * time.Millisecond
+	saveEvery  = 2 * time.Second
+)
+
+// startPlacer starts the goroutine that places what is sent on the
+// returned channel; t.placed is closed once the channel is closed and
+// everything sent is placed.
+func (t *treeFetch) startPlacer() chan<- placement {
+	ch := make(chan placement, placeBatch)
+	t.placed = make(chan struct{})
+	go func() {
+		defer close(t.placed)
+		dirf, err := t.dir.root.Open(".")
+		if err != nil {
+			for p := range ch {
+				t.failFile(p.file.Path, err)
+			}
+			return
+		}
+		defer dirf.Close()
+		var batch []placement
+		lastSave := time.Now()
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			if err := syncAll(dirf); err != nil {
+				for _, p := range batch {
+					t.failFile(p.file.Path, err)
+				}
+				batch = batch[:0]
+				return
+			}
+			for _, p := range batch {
+				fi, err := t.dir.place(p.part, p.file.Path, p.file.Exec)
+				if err != nil {
+					t.failFile(p.file.Path, err)
+					t.dir.parts.Remove(p.part)
+					continue
+				}
+				t.mu.Lock()
+				t.st.Files[p.file.Path] = record(fi, p.file)
+				t.sum.Placed++
+				t.mu.Unlock()
+			}
+			batch = batch[:0]
+			if time.Since(lastSave) >= saveEvery {
+				t.mu.Lock()
+				err := t.dir.saveState(t.st)
+				t.mu.Unlock()
+				if err != nil {
+					t.log.Warn("saving the tree's state failed", "err", err)
+				}
+				lastSave = time.Now()
+			}
+		}
+		tick := time.NewTicker(placeEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case p, ok := <-ch:
+				if !ok {
+					flush()
+					return
+				}
+				batch = append(batch, p)
+				if len(batch) >= placeBatch {
+					flush()
+				}
+			case <-tick.C:
+				flush()
+			}
+		}
+	}()
+	return ch
+}
+
+// newLanes sets up the shared sessions for small files.
+func (t *treeFetch) newLanes(pl chan<- placement) *lanes {
+	c := t.g.c
+	opts := client.Options{}
+	if t.g.opts != nil {
+		opts = *t.g.opts
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = c.Duration(flagStall)
+	}
+	per := 2
+	if c.IsSet(flagSessions) {
+		per = c.Int(flagSessions)
+	}
+	l := &lanes{
+		dialFn: func(ctx context.Context, d rtpurl.Dial) (*client.Session, error) {
+			return client.Dial(ctx, d, &opts)
+		},
+		perSrv: per, stall: c.Duration(flagStall), retryFor: c.Duration(flagRetryFor), sha: t.sha(), log: t.log,
+		failed: t.failContent,
+	}
+	// Files are created and written by writers of their own, so that the
+	// lanes go on receiving meanwhile: creating a file costs more than
+	// receiving a small one.
+	l.done = func(ct *content, b []byte) error {
+		t.writes <- verifiedBytes{ct, b}
+		return nil
+	}
+	for _, d := range t.u.Servers {
+		l.servers = append(l.servers, &laneServer{dial: d})
+	}
+	return l
+}
+
+// fetchBig downloads one big content with a swarm of its own into
+// partsDir/HEX.part, resumable (HEX.part.state beside it), and renames it
+// to HEX once verified.
+func (t *treeFetch) fetchBig(ctx context.Context, c *content) error {
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	partName := c.part + ".part"
+	f, err := t.dir.parts.OpenFile(partName, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := reserve(f, c.size); err != nil {
+		return fmt.Errorf("reserving %d bytes: %w", c.size, err)
+	}
+	u := &rtpurl.URL{Hashes: c.hashes(), Length: c.size, Servers: t.u.Servers}
+	cfg := t.g.swarmConfig(u, t.log.With("file", c.paths[0].Path))
+	d := swarm.New(cfg)
+	t.mu.Lock()
+	t.swarms[d] = c.size
+	t.mu.Unlock()
+	// The state's path goes through the file system, not the Root:
+	// openTreeDir checked that .rtpget and its parts folder are real
+	// folders.
+	state := filepath.Join(t.name, partsDir, partName+".state")
+	res, err := d.Run(ctx, f, state, nil)
+	t.mu.Lock()
+	delete(t.swarms, d)
+	if res != nil {
+		var dup int64
+		for _, s := range res.Servers {
+			t.servers[s.Server] += s.Bytes
+			dup += s.Dup
+		}
+		t.log.Debug("big file", "file", c.paths[0].Path, "bytes", c.size, "fetched", res.Fetched, "duplicate", dup, "seconds", res.Seconds)
+	}
+	if err == nil {
+		t.bigDone += c.size
+	}
+	t.mu.Unlock()
+	switch {
+	case errors.Is(err, swarm.ErrMismatch):
+		t.dir.parts.Remove(partName + ".state")
+		t.dir.parts.Remove(partName)
+		return err
+	case ctx.Err() != nil:
+		return errInterrupted
+	case err != nil:
+		return fmt.Errorf("%w; kept for resuming", err)
+	}
+	if err := f.Truncate(c.size); err != nil {
+		return err
+	}
+	if err := t.dir.parts.Rename(partName, c.part); err != nil {
+		return err
+	}
+	t.dir.parts.Remove(partName + ".state")
+	return nil
+}
+
+// deleteOthers removes, under the target, every file and link the manifest
+// does not name (selected or not), and the folders left empty that no
+// manifest path is under. rtpget's folder is never touched, and nothing is
+// followed: a link is removed as a link.
+func (t *treeFetch) deleteOthers() error {
+	files := map[string]bool{}
+	dirs := map[string]bool{}
+	for _, e := range t.manifest.Entries {
+		files[e.Path] = true
+		for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		f, err := t.dir.root.Open(dir)
+		if err != nil {
+			return err
+		}
+		ents, err := f.ReadDir(-1)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		for _, de := range ents {
+			p := path.Join(dir, de.Name())
+			if dir == "." {
+				p = de.Name()
+			}
+			switch {
+			case p == stateDir:
+			case de.Type()&fs.ModeSymlink == 0 && de.IsDir():
+				if err := walk(p); err != nil {
+					return err
+				}
+				if !dirs[p] {
+					t.dir.root.Remove(p) // only if now empty
+				}
+			case !files[p]:
+				if err := t.dir.root.Remove(p); err != nil {
+					return err
+				}
+				t.log.Info("deleted", "file", p)
+				t.sum.Deleted++
+			}
+		}
+		return nil
+	}
+	err := walk(".")
+	t.dir.forget()
+	return err
+}
+
+// cleanParts removes what is left in the parts folder after a complete
+// run: downloads of contents no longer wanted.
+func (t *treeFetch) cleanParts() {
+	f, err := t.dir.parts.Open(".")
+	if err != nil {
+		return
+	}
+	names, _ := f.Readdirnames(-1)
+	f.Close()
+	for _, n := range names {
+		t.dir.parts.Remove(n)
+	}
+}
+
+// verifiedBytes is a small content received and verified, to be written.
+type verifiedBytes struct {
+	c *content
+	b []byte
+}
+
+// treeWriters is how many goroutines create and write small files.
+const treeWriters = 4
+
+// startWriters starts the writers of t.writes; the returned function closes
+// it and waits for them.
+func (t *treeFetch) startWriters(pl chan<- placement) (wait func()) {
+	t.writes = make(chan verifiedBytes, 32)
+	var wg sync.WaitGroup
+	for range treeWriters {
+		wg.Go(func() {
+			for v := range t.writes {
+				if err := t.dir.writePart(v.c.part, func(f *os.File) error {
+					_, err := f.Write(v.b)
+					return err
+				}); err != nil {
+					t.failContent(v.c, err)
+					continue
+				}
+				t.count(func(s *treeSummary) { s.Fetched++ })
+				t.ready(v.c, pl)
+			}
+		})
+	}
+	return func() {
+		close(t.writes)
+		wg.Wait()
+	}
+}
