@@ -155,6 +155,9 @@ type Server struct {
 // It fails t when the server is missing, or skips t if SkipEnv is 1.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if _, err := Engine(); err != nil {
+		t.Fatal(err)
+	}
 	bin, err := Binary()
 	if err != nil {
 		if os.Getenv(SkipEnv) == "1" {
