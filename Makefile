@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test cc deps versitygw vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan bench-fanout test-cpu clean
+.PHONY: all build demo test cc deps versitygw seaweedfs test-seaweedfs vet fuzz soak bench bench-index bench-throughput bench-hostile bench-load bench-wan bench-fanout test-cpu clean
 
 all: build
 
@@ -57,6 +57,32 @@ versitygw:
 	have=$$($(GO) version -m "$$gobin/versitygw" 2>/dev/null | awk '$$1 == "mod" { print $$3 }'); \
 	test "$$have" = "$(VERSITYGW_VERSION)" || { echo "installing versitygw $(VERSITYGW_VERSION) for the S3 tests (a few minutes, once)"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); }
+
+# The S3 tests once more, against SeaweedFS instead of versitygw, by hand
+# (not in CI, not in `make test`): `weed mini` has a real volume layer
+# behind its S3 gateway, and holds both `a` and `a/b` as keys, which
+# versitygw's posix backend cannot (internal/s3test). RTP_SEAWEED_BIN names
+# the weed binary; without it `make seaweedfs` builds SEAWEEDFS_VERSION
+# into GOBIN (or GOPATH/bin), about 20 minutes once: its go.mod has replace
+# directives, which go install refuses, so it is built from a module of its
+# own, made in a temporary folder, that requires it and copies them.
+SEAWEEDFS_VERSION = v0.0.0-20261109003541-7506e5f91cd6
+seaweedfs:
+	@gobin=$$($(GO) env GOBIN); test -n "$$gobin" || gobin=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
+	$(GO) version -m "$$gobin/weed" 2>/dev/null | grep -q "github.com/seaweedfs/seaweedfs[[:space:]]*$(SEAWEEDFS_VERSION)" && exit 0; \
+	echo "building SeaweedFS's weed $(SEAWEEDFS_VERSION) into $$gobin (about 20 minutes, once)"; \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	gomod=$$($(GO) mod download -json github.com/seaweedfs/seaweedfs@$(SEAWEEDFS_VERSION) | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$$/\1/p') && \
+	printf 'module weedbuild\n\n%s\n\n' "$$(grep '^go ' "$$gomod")" >go.mod && \
+	awk '/^replace \(/ { b = 1 } b || /^replace [^(]/ { print } /^\)/ { b = 0 }' "$$gomod" >>go.mod && \
+	$(GO) get github.com/seaweedfs/seaweedfs/weed@$(SEAWEEDFS_VERSION) && \
+	mkdir -p "$$gobin" && $(GO) build -trimpath -o "$$gobin/weed" github.com/seaweedfs/seaweedfs/weed
+
+test-seaweedfs:
+	@test -n "$$RTP_SEAWEED_BIN" || $(MAKE) --no-print-directory seaweedfs
+	@gobin=$$($(GO) env GOBIN); test -n "$$gobin" || gobin=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
+	export RTP_S3_ENGINE=seaweedfs RTP_SEAWEED_BIN=$${RTP_SEAWEED_BIN:-$$gobin/weed}; \
+	$(GO) test -count=1 ./s3store && $(GO) test -count=1 -run 'S3' ./cmd/rtpd
 
 # Every fuzz target, as package:Function. CI runs their seed corpora
 # (testdata/fuzz/ in each package) as ordinary tests; `make fuzz` fuzzes

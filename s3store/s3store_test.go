@@ -392,3 +392,82 @@ func TestBucketUnreachable(t *testing.T) {
 		t.Errorf("pass once the bucket is back: %+v", st)
 	}
 }
+
+// A bucket laid out as real S3 allows: "k" is an object and the prefix of
+// others ("k/sub", "k/sub/deeper"). Each is indexed and served by its
+// hashes with its own bytes, Lookup finds each, and ListUnder("k") lists
+// the two below it. Replacing and removing "k" touches only "k". It needs
+// an engine that holds such keys (SeaweedFS, `make test-seaweedfs`);
+// versitygw's posix backend cannot, and there the index's own test
+// (TestIndexKeyAndFolderOfTheSameName) covers the layout.
+func TestKeyAndPrefixOfTheSameName(t *testing.T) {
+	gw := s3test.Start(t)
+	if !gw.PrefixKeys {
+		t.Skipf("%s cannot hold both k and k/sub as keys; %s=%s runs this test", gw.Engine, s3test.EngineEnv, s3test.SeaweedFS)
+	}
+	gw.MakeBucket(t, "blobs")
+	objects := map[string][]byte{
+		"k":            randBytes(300000),
+		"k/sub":        randBytes(200000),
+		"k/sub/deeper": []byte("the deepest\n"),
+	}
+	// The parent first and the children after, then the other way round.
+	gw.Put(t, "blobs", "p/k", objects["k"])
+	gw.Put(t, "blobs", "p/k/sub", objects["k/sub"])
+	gw.Put(t, "blobs", "p/k/sub/deeper", objects["k/sub/deeper"])
+	gw.Put(t, "blobs", "p/x/y", []byte("child before parent"))
+	gw.Put(t, "blobs", "p/x", []byte("parent after child"))
+	objects["x/y"] = []byte("child before parent")
+	objects["x"] = []byte("parent after child")
+
+	s := openStore(t, gw, "s3://blobs/p", "", s3store.Config{ChunkSize: 64 << 10}, store.Options{})
+	if st := scan(t, s); st.Files != len(objects) || st.Hashed != len(objects) {
+		t.Fatalf("first pass: %+v; want %d objects hashed", st, len(objects))
+	}
+	check := func(objects map[string][]byte) {
+		t.Helper()
+		for k, data := range objects {
+			e, err := s.Lookup(context.Background(), k)
+			if err != nil || e.Size != int64(len(data)) {
+				t.Errorf("Lookup(%q) = %+v, %v", k, e, err)
+				continue
+			}
+			sha, b3 := hashes(data)
+			for _, h := range []urn.Hash{sha, b3} {
+				b, err := s.Open(context.Background(), h)
+				if err != nil {
+					t.Errorf("%s: open %s: %v", k, h, err)
+					continue
+				}
+				got, err := readRange(b, 0, int64(len(data)))
+				b.Close()
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("%s: read: %v, equal %v", k, err, bytes.Equal(got, data))
+				}
+			}
+		}
+	}
+	check(objects)
+	var under []string
+	s.ListUnder(context.Background(), "k", func(e store.Entry) error { under = append(under, e.Path); return nil })
+	if len(under) != 2 || under[0] != "k/sub" || under[1] != "k/sub/deeper" {
+		t.Errorf("ListUnder(k) = %q; want k/sub and k/sub/deeper", under)
+	}
+
+	// "k" replaced, then removed: its children stay as they were.
+	objects["k"] = randBytes(300000)
+	gw.Put(t, "blobs", "p/k", objects["k"])
+	if st := scan(t, s); st.Hashed != 1 || st.Files != len(objects) {
+		t.Errorf("pass after k was replaced: %+v; want 1 hashed, %d served", st, len(objects))
+	}
+	check(objects)
+	gw.Remove(t, "blobs", "p/k")
+	delete(objects, "k")
+	if st := scan(t, s); st.Hashed != 0 || st.Removed != 1 || st.Files != len(objects) {
+		t.Errorf("pass after k was removed: %+v; want 1 removed, %d served", st, len(objects))
+	}
+	if _, err := s.Lookup(context.Background(), "k"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Lookup(k) after its removal: %v; want not found", err)
+	}
+	check(objects)
+}
