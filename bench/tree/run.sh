@@ -9,22 +9,37 @@
 # and prints the medians and the ratios tree/one and tree/aria. The first
 # round's outputs are compared with the source (diff -r, cmp).
 #
-#   bench/tree/run.sh [-f FILES] [-b BYTES] [-k BIG] [-n RUNS]
+#   bench/tree/run.sh [-f FILES] [-b BYTES] [-k BIG] [-n RUNS] [-w RTT [-r RATE]] [-o DIR]
 #
 # (from the module root). Defaults: 10000 files, 2e9 bytes, 10 big files
 # holding half of them (the rest log-uniform 1 B..1 MiB), 3 rounds.
+#
+# -w RTT puts the servers (three rtpd and nginx) in a network namespace of
+# their own and the clients in another, joined by a link that bench/wan
+# emulates in user space with RTT of delay (half each way), a rate limit of
+# RATE (default 200M, bits of IP packets per second, each way) and a
+# 100 ms tail-drop queue; needs root.
+#
+# -o DIR writes the downloads under DIR (default: the work folder, on the
+# same file system as the served files), e.g. a tmpfs to leave the disk out.
 set -euo pipefail
 files=10000
 bytes=2000000000
 big=10
 runs=3
-while getopts "f:b:k:n:" o; do
+rtt=
+rate=200M
+outbase=
+while getopts "f:b:k:n:w:r:o:" o; do
 	case $o in
 	f) files=$OPTARG ;;
 	b) bytes=$OPTARG ;;
 	k) big=$OPTARG ;;
 	n) runs=$OPTARG ;;
-	*) echo "usage: $0 [-f FILES] [-b BYTES] [-k BIG] [-n RUNS]" >&2; exit 2 ;;
+	w) rtt=$OPTARG ;;
+	r) rate=$OPTARG ;;
+	o) outbase=$OPTARG ;;
+	*) echo "usage: $0 [-f FILES] [-b BYTES] [-k BIG] [-n RUNS] [-w RTT [-r RATE]] [-o DIR]" >&2; exit 2 ;;
 	esac
 done
 for c in nginx aria2c; do
@@ -33,17 +48,39 @@ done
 
 work=$(mktemp -d)
 chmod 755 "$work"
+if [ -n "$outbase" ]; then
+	outbase=$(mktemp -d "$outbase/tree-bench-out.XXXXXX")
+else
+	outbase=$work
+fi
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$work"
+	[ "$outbase" = "$work" ] || rm -rf "$outbase"
 }
 trap cleanup EXIT
-go build -o "$work/bin/" ./cmd/rtpd ./cmd/rtpget ./bench/tree/maketree
+go build -o "$work/bin/" ./cmd/rtpd ./cmd/rtpget ./bench/tree/maketree ./bench/wan/cmd/wanlink
 bin=$work/bin
 port=18890
-tree_url=$("$bin/maketree" -files "$files" -bytes "$bytes" -big "$big" -out "$work" -aria "http://127.0.0.1:$port/tree")
+# srv and cli prefix the commands of the servers and of the clients: empty
+# on loopback, ip netns exec over an emulated link.
+host=127.0.0.1
+srv=()
+cli=()
+if [ -n "$rtt" ]; then
+	ns=tb$$
+	"$bin/wanlink" -a "${ns}s" -b "${ns}c" -create -rtt "$rtt" -rate "$rate" \
+		-addr-a 10.88.7.1/24 -addr-b 10.88.7.2/24 2>"$work/wanlink.log" &
+	pids+=($!)
+	for _ in $(seq 100); do ip netns exec "${ns}c" ping -c1 -W1 10.88.7.1 >/dev/null 2>&1 && break; sleep 0.2; done
+	ip netns exec "${ns}c" ping -c3 -i0.2 10.88.7.1 | tail -1
+	host=10.88.7.1
+	srv=(ip netns exec "${ns}s")
+	cli=(ip netns exec "${ns}c")
+fi
+tree_url=$("$bin/maketree" -files "$files" -bytes "$bytes" -big "$big" -out "$work" -aria "http://$host:$port/tree")
 head -c "$bytes" /dev/urandom >"$work/serve/one.bin"
 chmod -R a+rX "$work/serve"
 
@@ -63,20 +100,20 @@ http {
 	uwsgi_temp_path $work;
 	scgi_temp_path $work;
 	server {
-		listen 127.0.0.1:$port;
+		listen $host:$port;
 		root $work/serve;
 	}
 }
 CONF
-nginx -c "$work/nginx.conf" &
+"${srv[@]}" nginx -c "$work/nginx.conf" &
 pids+=($!)
 servers=()
 i=0
 for proto in tcp tls quic; do
 	i=$((i + 1))
-	d="$proto!127.0.0.1!$((18880 + i))"
+	d="$proto!$host!$((18880 + i))"
 	mkdir -p "$work/idx-$proto"
-	"$bin/rtpd" serve --index "$work/idx-$proto/index.db" --listen "$d" "$work/serve" 2>"$work/rtpd-$proto.log" &
+	"${srv[@]}" "$bin/rtpd" serve --index "$work/idx-$proto/index.db" --listen "$d" "$work/serve" 2>"$work/rtpd-$proto.log" &
 	pids+=($!)
 	servers+=("$d")
 done
@@ -101,15 +138,26 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# Outputs are kept until the end, each round in a folder of its own:
+# deleting 10,000 files just before creating 10,000 more makes ext4 skip
+# the recently freed inodes one by one (find_inode_bit, recently_deleted),
+# a cost of the benchmark's clean-up, not of a download. The tree and the
+# one file alternate which goes first.
 for r in $(seq "$runs"); do
-	rm -rf "$work/out" && mkdir -p "$work/out/aria"
-	run tree "$bin/rtpget" -k -q --json -o "$work/out/tree" "$tree_url"
-	run one "$bin/rtpget" -k -q -o "$work/out/one.bin" "$one_url"
-	run aria bash -c "cd '$work/out/aria' && aria2c -q -j 16 --allow-overwrite=true --auto-file-renaming=false -i '$work/aria.txt'"
+	out=$outbase/out-$r
+	mkdir -p "$out/aria"
+	if [ $((r % 2)) = 1 ]; then
+		run tree "${cli[@]}" "$bin/rtpget" -k -q --json -o "$out/tree" "$tree_url"
+		run one "${cli[@]}" "$bin/rtpget" -k -q -o "$out/one.bin" "$one_url"
+	else
+		run one "${cli[@]}" "$bin/rtpget" -k -q -o "$out/one.bin" "$one_url"
+		run tree "${cli[@]}" "$bin/rtpget" -k -q --json -o "$out/tree" "$tree_url"
+	fi
+	run aria "${cli[@]}" bash -c "cd '$out/aria' && aria2c -q -j 16 --allow-overwrite=true --auto-file-renaming=false -i '$work/aria.txt'"
 	if [ "$r" = 1 ]; then
-		diff -r -x .rtpget "$work/out/tree" "$work/serve/tree" || { echo "tree differs"; exit 1; }
-		diff -r "$work/out/aria" "$work/serve/tree" || { echo "aria2c tree differs"; exit 1; }
-		cmp -s "$work/out/one.bin" "$work/serve/one.bin" || { echo "one.bin differs"; exit 1; }
+		diff -r -x .rtpget "$out/tree" "$work/serve/tree" || { echo "tree differs"; exit 1; }
+		diff -r "$out/aria" "$work/serve/tree" || { echo "aria2c tree differs"; exit 1; }
+		cmp -s "$out/one.bin" "$work/serve/one.bin" || { echo "one.bin differs"; exit 1; }
 		echo "round 1 outputs identical to the source (diff -r, cmp)"
 		python3 -c "import json,sys; d=json.load(open('$work/tree.out')); print('tree summary:', {k: d[k] for k in ('files','bytes','fetched_files','copied_files','fetched_bytes','servers','elapsed_seconds')})"
 	fi
@@ -119,7 +167,7 @@ t=$(median <"$work/tree")
 o=$(median <"$work/one")
 a=$(median <"$work/aria")
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-echo "tree: $files files, $bytes bytes, $big big; $runs rounds, medians:"
+echo "tree: $files files, $bytes bytes, $big big; $runs rounds${rtt:+, over an emulated link of $rtt RTT and $rate}, medians:"
 echo "  rtpget tree $t s, rtpget one file $o s, aria2c -j 16 from nginx $a s"
 echo "  tree/one $(echo "scale=2; $t / $o" | bc)  (target <= 1.2)"
 echo "  tree/aria2c $(echo "scale=2; $t / $a" | bc)  (target <= 0.5)"
