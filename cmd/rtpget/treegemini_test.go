@@ -141,7 +141,9 @@ func randomBytes(r *rand.Rand, n int) []byte {
 // at most two servers at once, the first answer winning (swarm/tree.go).
 // So file bytes are within want + swarmed, swarmed being the bytes of the
 // resources fetched by a swarm (the manifest, files over 4 MiB), and tree
-// bytes within 2 wantTree. Lanes (files up to 4 MiB) never copy.
+// bytes within 2 wantTree. Lanes (files up to 4 MiB) never copy. Both
+// hold while no session fails: a failed one's blocks and files are fetched
+// again, which on loopback does not happen.
 func (g *geminiTree) checkSent(t *testing.T, step string, blob, tree, want, swarmed, wantTree int64) {
 	t.Helper()
 	t.Logf("%s: rtpd sent %d file bytes (want %d, %d more allowed from two dials) and %d outboard bytes (want %d)", step, blob, want, swarmed, tree, wantTree)
