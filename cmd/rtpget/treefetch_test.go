@@ -455,3 +455,54 @@ func TestTreeBadUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestTreeKeepsOtherFiles: a file of the user's own at a path of the tree,
+// holding other bytes, is not replaced (that path fails, exit 1, the rest
+// is placed), as a single download keeps another file at its output name;
+// --force replaces it. A file the user changed after rtpget placed it is
+// kept the same way.
+func TestTreeKeepsOtherFiles(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "notes.txt", []byte("the tree's notes"))
+	src.put(t, "same-size.txt", []byte("0123456789"))
+	src.put(t, "a/data.bin", []byte("data"))
+	u := src.manifest(t, "keep")
+	url := addServers(u, src.serve(t, 1)...)
+	out := t.TempDir()
+	target := filepath.Join(out, "keep")
+	mine := map[string]string{"notes.txt": "my own notes, longer than the tree's", "same-size.txt": "abcdefghij"}
+	for p, b := range mine {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(target, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(target, p), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, stderr, code := getTree(t, url, "-C", out)
+	if code != 1 || s.Failed != 2 || s.Placed != 1 || !strings.Contains(stderr, "not replaced; --force replaces it") {
+		t.Fatalf("exit %d, %+v, %s", code, s, stderr)
+	}
+	for p, b := range mine {
+		if got, _ := os.ReadFile(filepath.Join(target, p)); string(got) != b {
+			t.Errorf("%s was replaced: %q", p, got)
+		}
+	}
+	s, stderr, code = getTree(t, url, "-C", out, "--force")
+	if code != 0 || s.Fetched != 2 {
+		t.Fatalf("--force: exit %d, %+v, %s", code, s, stderr)
+	}
+	sameTree(t, target, src.files, nil)
+
+	// Changed by the user after rtpget placed it: kept too.
+	if err := os.WriteFile(filepath.Join(target, "a/data.bin"), []byte("edited by hand"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, stderr, code = getTree(t, url, "-C", out)
+	if code != 1 || s.Failed != 1 {
+		t.Fatalf("after an edit: exit %d, %+v, %s", code, s, stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(target, "a/data.bin")); string(got) != "edited by hand" {
+		t.Errorf("an edited file was replaced: %q", got)
+	}
+}

@@ -174,6 +174,12 @@ func (t *treeFetch) count(f func(*treeSummary)) {
 // there. A file at its path is trusted without reading when the state
 // recorded it with the same size, mtime, inode and ctime; else it is hashed
 // again. have maps each content present to one path holding it.
+//
+// A file that holds other bytes is replaced only if rtpget placed it and
+// nobody changed it since (an older version of the tree, known by its
+// record), or with --force: a file of the user's own at a path of the tree
+// is kept, and that path fails, as a single download refuses to replace
+// another file at its output name.
 func (t *treeFetch) inventory(ctx context.Context, sel []treeFile) (need []treeFile, have map[contentKey]string) {
 	have = map[contentKey]string{}
 	var check []treeFile
@@ -194,7 +200,7 @@ func (t *treeFetch) inventory(ctx context.Context, sel []treeFile) (need []treeF
 		case rec != nil && rec.matches(fi) && !rec.holds(e):
 			need = append(need, e) // an older version, known by its record
 		case fi.Size() != e.Size:
-			need = append(need, e)
+			t.replaceOther(e, fi, &need)
 		default:
 			check = append(check, e)
 		}
@@ -219,7 +225,11 @@ func (t *treeFetch) inventory(ctx context.Context, sel []treeFile) (need []treeF
 					}
 					t.present(e, have)
 				case err == nil:
-					need = append(need, e)
+					if fi, err := t.dir.root.Lstat(e.Path); err != nil {
+						t.failFile(e.Path, err)
+					} else {
+						t.replaceOther(e, fi, &need)
+					}
 				}
 				mu.Unlock()
 			}
@@ -234,6 +244,17 @@ func (t *treeFetch) inventory(ctx context.Context, sel []treeFile) (need []treeF
 	close(next)
 	wg.Wait()
 	return need, have
+}
+
+// replaceOther handles a file at e's path that holds other bytes and that
+// rtpget did not place as it is now: with --force it is fetched over,
+// else kept and e fails.
+func (t *treeFetch) replaceOther(e treeFile, fi os.FileInfo, need *[]treeFile) {
+	if t.g.c.Bool(flagForce) {
+		*need = append(*need, e)
+		return
+	}
+	t.failFile(e.Path, fmt.Errorf("exists and is another file (%d bytes, not this tree's %d-byte file, and not one rtpget placed): not replaced; --force replaces it, -o writes elsewhere", fi.Size(), e.Size))
 }
 
 func (t *treeFetch) present(e treeFile, have map[contentKey]string) {
