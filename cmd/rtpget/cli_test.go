@@ -51,7 +51,7 @@ func TestCompletion(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"rtpget", "--ou"}, []string{"--output"}},
-		{[]string{"rtpget", "-q", "--in"}, []string{"--insecure", "--input-file"}},
+		{[]string{"rtpget", "-q", "--in"}, []string{"--insecure", "--input-file", "--include"}},
 		{[]string{"rtpget", "--completion", ""}, []string{"bash", "zsh", "fish"}},
 		{[]string{"rtpget", "-o", ""}, nil}, // the shell offers files
 	}
