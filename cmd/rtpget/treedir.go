@@ -36,6 +36,7 @@ type treeDir struct {
 
 	mu   sync.Mutex
 	dirs map[string]error // folders made or checked, and the outcome
+	fds  dirHandles       // where the system has *at calls: a handle per folder
 }
 
 // openTreeDir creates the target if need be, checks rtpget's folders in it
@@ -71,6 +72,10 @@ func openTreeDir(name string) (*treeDir, error) {
 		t.Close()
 		return nil, err
 	}
+	if err := t.openHandles(); err != nil {
+		t.Close()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -78,6 +83,7 @@ func (t *treeDir) Close() error {
 	if t.parts != nil {
 		t.parts.Close()
 	}
+	t.closeHandles()
 	t.lock.Close()
 	return t.root.Close()
 }
@@ -135,13 +141,15 @@ func (t *treeDir) ensureLocked(dir string) error {
 func (t *treeDir) forget() {
 	t.mu.Lock()
 	t.dirs = map[string]error{"": nil}
+	t.dropHandles()
 	t.mu.Unlock()
 }
 
-// lookFinal returns what is at the final name p: nil when nothing is, an
+// lookFinalRoot returns what is at the final name p: nil when nothing is, an
 // error when it is something rtpget must not replace (a link, a folder, a
-// device) or a folder on the way is not a real one.
-func (t *treeDir) lookFinal(p string) (fs.FileInfo, error) {
+// device) or a folder on the way is not a real one. Through the os.Root:
+// every call resolves p again, component by component.
+func (t *treeDir) lookFinalRoot(p string) (fs.FileInfo, error) {
 	if err := t.ensureDir(p); err != nil {
 		return nil, err
 	}
@@ -152,26 +160,28 @@ func (t *treeDir) lookFinal(p string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is a %s; rtpget replaces only regular files", show(p), kindOf(fi))
+	if err := notReplaceable(p, fi); err != nil {
+		return nil, err
 	}
 	return fi, nil
 }
 
-// place renames the verified part into p with mode m, after checking
-// again what is there. The part must already be on disk (synced).
-func (t *treeDir) place(part, p string, exec bool) (fs.FileInfo, error) {
-	if _, err := t.lookFinal(p); err != nil {
-		return nil, err
+// notReplaceable is the error for what rtpget must not replace at p.
+func notReplaceable(p string, fi fs.FileInfo) error {
+	if fi.Mode().IsRegular() {
+		return nil
 	}
-	mode := fs.FileMode(0o644)
-	if exec {
-		mode = 0o755
+	return fmt.Errorf("%s is a %s; rtpget replaces only regular files", show(p), kindOf(fi))
+}
+
+// placeRoot renames the verified part (its mode already set) into p,
+// after checking again what is there, through the os.Root. The part must
+// already be on disk (synced).
+func (t *treeDir) placeRoot(part, p string) (fs.FileInfo, error) {
+	if _, err := t.lookFinalRoot(p); err != nil {
+		return nil, err
 	}
 	src := partsDir + "/" + part
-	if err := t.root.Chmod(src, mode); err != nil {
-		return nil, err
-	}
 	if err := t.root.Rename(src, p); err != nil {
 		return nil, err
 	}
@@ -181,13 +191,13 @@ func (t *treeDir) place(part, p string, exec bool) (fs.FileInfo, error) {
 // copyPart copies the part named from into a new part named to (for a
 // second path with the same content): copy_file_range, so a file system
 // that can shares the blocks (a reflink) instead of writing them again.
-func (t *treeDir) copyPart(from, to string) error {
+func (t *treeDir) copyPart(from, to string, exec bool) error {
 	src, err := t.parts.Open(from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	return t.writePart(to, func(dst *os.File) error {
+	return t.writePart(to, exec, func(dst *os.File) error {
 		_, err := io.Copy(dst, src)
 		return err
 	})
@@ -195,25 +205,37 @@ func (t *treeDir) copyPart(from, to string) error {
 
 // copyIn copies the regular file at p (a file of the tree that is known to
 // hold the content) into a new part.
-func (t *treeDir) copyIn(p, to string) error {
+func (t *treeDir) copyIn(p, to string, exec bool) error {
 	src, err := t.root.OpenFile(p, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	return t.writePart(to, func(dst *os.File) error {
+	return t.writePart(to, exec, func(dst *os.File) error {
 		_, err := io.Copy(dst, src)
 		return err
 	})
 }
 
-// writePart creates the part name (replacing an old one) and fills it.
-func (t *treeDir) writePart(name string, fill func(*os.File) error) error {
-	f, err := t.parts.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// partMode is the mode of a placed file: x gives 0755, f 0644.
+func partMode(exec bool) fs.FileMode {
+	if exec {
+		return 0o755
+	}
+	return 0o644
+}
+
+// writePart creates the part name (replacing an old one) with the mode of
+// a file placed from it, and fills it.
+func (t *treeDir) writePart(name string, exec bool, fill func(*os.File) error) error {
+	f, err := t.createPart(name, exec)
 	if err != nil {
 		return err
 	}
 	err = fill(f)
+	if err == nil && modeNeedsChmod(exec) {
+		err = f.Chmod(partMode(exec))
+	}
 	if err == nil && syncEach {
 		err = f.Sync()
 	}

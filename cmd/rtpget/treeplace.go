@@ -57,7 +57,7 @@ func (t *treeFetch) startPlacer() chan<- placement {
 				return
 			}
 			for _, p := range batch {
-				fi, err := t.dir.place(p.part, p.file.Path, p.file.Exec)
+				fi, err := t.dir.place(p.part, p.file.Path)
 				if err != nil {
 					t.failFile(p.file.Path, err)
 					t.dir.parts.Remove(p.part)
@@ -188,6 +188,9 @@ func (t *treeFetch) fetchBig(ctx context.Context, c *content) error {
 	if err := f.Truncate(c.size); err != nil {
 		return err
 	}
+	if err := f.Chmod(partMode(c.paths[0].Exec)); err != nil {
+		return err
+	}
 	if err := t.dir.parts.Rename(partName, c.part); err != nil {
 		return err
 	}
@@ -279,10 +282,7 @@ func (t *treeFetch) startWriters(pl chan<- placement) (wait func()) {
 	for range treeWriters {
 		wg.Go(func() {
 			for v := range t.writes {
-				if err := t.dir.writePart(v.c.part, func(f *os.File) error {
-					_, err := f.Write(v.b)
-					return err
-				}); err != nil {
+				if err := t.dir.writeBytes(v.c.part, v.c.paths[0].Exec, v.b); err != nil {
 					t.failContent(v.c, err)
 					continue
 				}

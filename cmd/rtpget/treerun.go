@@ -93,7 +93,7 @@ func (t *treeFetch) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for _, c := range local {
-			if err := dir.copyIn(have[keyOf(c.paths[0])], c.part); err != nil {
+			if err := dir.copyIn(have[keyOf(c.paths[0])], c.part, c.paths[0].Exec); err != nil {
 				t.failContent(c, err)
 				continue
 			}
@@ -105,7 +105,7 @@ func (t *treeFetch) run(ctx context.Context) error {
 				t.failContent(c, errors.New("the manifest gives it 0 bytes but not the hashes of 0 bytes"))
 				continue
 			}
-			if err := dir.writePart(c.part, func(*os.File) error { return nil }); err != nil {
+			if err := dir.writePart(c.part, c.paths[0].Exec, func(*os.File) error { return nil }); err != nil {
 				t.failContent(c, err)
 				continue
 			}
@@ -302,7 +302,7 @@ func (t *treeFetch) ready(c *content, pl chan<- placement) {
 	var out []placement
 	for i, f := range c.paths[1:] {
 		part := c.part + "." + strconv.Itoa(i+1)
-		if err := t.dir.copyPart(c.part, part); err != nil {
+		if err := t.dir.copyPart(c.part, part, f.Exec); err != nil {
 			t.failFile(f.Path, err)
 			continue
 		}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTreeDirSwappedForLink: a folder rtpget already made (and holds a
+// handle on) is replaced by a link, or a final name by a link, between the
+// inventory and the placing: the placing refuses, and nothing is written
+// where the link points.
+func TestTreeDirSwappedForLink(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "x"), []byte("outside"), 0o644)
+	target := filepath.Join(t.TempDir(), "t")
+	d, err := openTreeDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, p := range []string{"a/x", "b/c/x", "y", "e/x"} {
+		if fi, err := d.lookFinal(p); err != nil || fi != nil {
+			t.Fatalf("%s: %v %v", p, fi, err)
+		}
+	}
+	for _, part := range []string{"p1", "p2", "p3", "p4"} {
+		if err := d.writeBytes(part, false, []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A folder and a folder on the way, removed and replaced by links.
+	os.RemoveAll(filepath.Join(target, "a"))
+	os.Symlink(outside, filepath.Join(target, "a"))
+	os.RemoveAll(filepath.Join(target, "b"))
+	os.Symlink(outside, filepath.Join(target, "b"))
+	os.Mkdir(filepath.Join(outside, "c"), 0o755)
+	// A final name that appeared as a link to a file outside.
+	os.Symlink(filepath.Join(outside, "x"), filepath.Join(target, "y"))
+	for part, p := range map[string]string{"p1": "a/x", "p2": "b/c/x", "p3": "y"} {
+		if _, err := d.place(part, p); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("placing %s through a link: %v", p, err)
+		}
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 2 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(outside, "c")); len(ents) != 0 {
+		t.Errorf("written outside the target: %v", ents)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "x")); string(b) != "outside" {
+		t.Errorf("the file a link points to was changed: %q", b)
+	}
+	// A folder removed and made again by someone else: the file goes in.
+	os.Remove(filepath.Join(target, "e"))
+	os.Mkdir(filepath.Join(target, "e"), 0o755)
+	fi, err := d.place("p4", "e/x")
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("placing into a folder made again: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "e", "x")); string(b) != "new" {
+		t.Errorf("placed %q", b)
+	}
+}
