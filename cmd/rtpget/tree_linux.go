@@ -252,6 +252,9 @@ func (t *treeDir) placeAt(part, p string) (fs.FileInfo, error) {
 			if err := notReplaceable(p, fi); err != nil {
 				return nil, err
 			}
+			if err := t.appeared(p); err != nil {
+				return nil, err
+			}
 		}
 		err = unix.Renameat(t.fds.parts, part, dfd, base)
 		if err != nil {

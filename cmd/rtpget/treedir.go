@@ -34,6 +34,13 @@ type treeDir struct {
 	parts *os.Root // partsDir
 	lock  *os.File
 
+	// replace holds the paths the inventory chose to fetch over (older
+	// versions rtpget placed; any, with --force: force); any other file
+	// found at a path when it is placed is kept (appeared). Written
+	// before the first placing, only read after.
+	replace map[string]bool
+	force   bool
+
 	mu   sync.Mutex
 	dirs map[string]error // folders made or checked, and the outcome
 	fds  dirHandles       // where the system has *at calls: a handle per folder
@@ -49,7 +56,7 @@ func openTreeDir(name string) (*treeDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &treeDir{name: name, root: root, dirs: map[string]error{"": nil}}
+	t := &treeDir{name: name, root: root, dirs: map[string]error{"": nil}, replace: map[string]bool{}}
 	for _, d := range []string{stateDir, partsDir} {
 		if err := t.mkdirAt(d); err != nil {
 			root.Close()
@@ -166,6 +173,17 @@ func (t *treeDir) lookFinalRoot(p string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// appeared is the error for a regular file found at p when placing it,
+// unless the inventory chose to replace what is at p (an older version
+// rtpget placed) or --force was given: a file that appeared during the
+// download is the user's, and is kept.
+func (t *treeDir) appeared(p string) error {
+	if t.force || t.replace[p] {
+		return nil
+	}
+	return fmt.Errorf("%s appeared during the download and is not a file rtpget placed: not replaced; --force replaces it", show(p))
+}
+
 // notReplaceable is the error for what rtpget must not replace at p.
 func notReplaceable(p string, fi fs.FileInfo) error {
 	if fi.Mode().IsRegular() {
@@ -178,8 +196,14 @@ func notReplaceable(p string, fi fs.FileInfo) error {
 // after checking again what is there, through the os.Root. The part must
 // already be on disk (synced).
 func (t *treeDir) placeRoot(part, p string) (fs.FileInfo, error) {
-	if _, err := t.lookFinalRoot(p); err != nil {
+	fi, err := t.lookFinalRoot(p)
+	if err != nil {
 		return nil, err
+	}
+	if fi != nil {
+		if err := t.appeared(p); err != nil {
+			return nil, err
+		}
 	}
 	src := partsDir + "/" + part
 	if err := t.root.Rename(src, p); err != nil {

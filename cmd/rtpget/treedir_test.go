@@ -63,3 +63,42 @@ func TestTreeDirSwappedForLink(t *testing.T) {
 		t.Errorf("placed %q", b)
 	}
 }
+
+// TestTreeDirKeepsFileThatAppeared: a regular file that appears at a path
+// between the inventory (nothing there) and the placing is the user's: it
+// is kept and the placing fails, unless the inventory chose to replace
+// that path (an older version rtpget placed, or --force).
+func TestTreeDirKeepsFileThatAppeared(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "t")
+	d, err := openTreeDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, p := range []string{"s/mine", "s/old"} {
+		if fi, err := d.lookFinal(p); err != nil || fi != nil {
+			t.Fatalf("%s: %v %v", p, fi, err)
+		}
+		if err := os.WriteFile(filepath.Join(target, p), []byte("the user's"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, part := range []string{"p1", "p2"} {
+		if err := d.writeBytes(part, false, []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.place("p1", "s/mine"); err == nil || !strings.Contains(err.Error(), "appeared during the download") {
+		t.Errorf("placing over a file that appeared: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "s/mine")); string(b) != "the user's" {
+		t.Errorf("a file that appeared was replaced: %q", b)
+	}
+	d.replace["s/old"] = true
+	if _, err := d.place("p2", "s/old"); err != nil {
+		t.Fatalf("placing over a path the inventory chose to replace: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "s/old")); string(b) != "new" {
+		t.Errorf("placed %q", b)
+	}
+}

@@ -57,6 +57,7 @@ func (t *treeFetch) run(ctx context.Context) error {
 	}
 	defer dir.Close()
 	t.dir = dir
+	dir.force = t.g.c.Bool(flagForce)
 	t.st = dir.loadState()
 
 	need, have := t.inventory(ctx, sel)
@@ -199,6 +200,7 @@ func (t *treeFetch) inventory(ctx context.Context, sel []treeFile) (need []treeF
 			t.present(e, have)
 		case rec != nil && rec.matches(fi) && !rec.holds(e):
 			need = append(need, e) // an older version, known by its record
+			t.dir.replace[e.Path] = true
 		case fi.Size() != e.Size:
 			t.replaceOther(e, fi, &need)
 		default:
@@ -252,6 +254,7 @@ func (t *treeFetch) inventory(ctx context.Context, sel []treeFile) (need []treeF
 func (t *treeFetch) replaceOther(e treeFile, fi os.FileInfo, need *[]treeFile) {
 	if t.g.c.Bool(flagForce) {
 		*need = append(*need, e)
+		t.dir.replace[e.Path] = true
 		return
 	}
 	t.failFile(e.Path, fmt.Errorf("exists and is another file (%d bytes, not this tree's %d-byte file, and not one rtpget placed): not replaced; --force replaces it, -o writes elsewhere", fi.Size(), e.Size))
