@@ -293,6 +293,18 @@ func (l *lanes) requeue(it *item, si int, permanent bool, err error) {
 	l.mu.Unlock()
 }
 
+// requeueFront puts it back at the front of the queue, no try counted: it
+// was waiting behind another item on a session that ended because of that
+// one (no answer within --stall, a broken session), so it goes first on
+// the next session, ahead of the item that stalled, which requeue put at
+// the back.
+func (l *lanes) requeueFront(it *item) {
+	l.mu.Lock()
+	l.queue = append([]*item{it}, l.queue...)
+	l.changedLocked()
+	l.mu.Unlock()
+}
+
 // finish marks it done (verified, or failed for a local reason).
 func (l *lanes) finish() {
 	l.mu.Lock()
@@ -328,7 +340,8 @@ func (l *lanes) session(ctx context.Context, si int, s *client.Session) error {
 					s.Close()
 				}
 			} else {
-				l.requeue(p.it, si, false, serr)
+				// Behind the one that broke the session: not its fault.
+				l.requeueFront(p.it)
 			}
 			for range p.units {
 				<-window
@@ -346,7 +359,7 @@ func (l *lanes) session(ctx context.Context, si int, s *client.Session) error {
 			for range got {
 				<-window
 			}
-			l.requeue(it, si, false, errors.New("session ended"))
+			l.requeueFront(it)
 			break
 		}
 		sent <- l.send(s, it, units)
