@@ -3,10 +3,8 @@ package store
 import (
 	"io/fs"
 	"os"
-	"syscall"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rtp-project/rtp/internal/statinfo"
 )
 
 // lstatAll takes the Info of the entries ss of the folder path with
@@ -21,57 +19,11 @@ func lstatAll(path string, ss []*statted) {
 	defer dir.Close()
 	fd := int(dir.Fd())
 	for _, s := range ss {
-		var u unix.Stat_t
-		if err := unix.Fstatat(fd, s.Name(), &u, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		fi, err := statinfo.Lstatat(fd, s.Name())
+		if err != nil {
 			s.err = &fs.PathError{Op: "lstat", Path: path + "/" + s.Name(), Err: err}
 			continue
 		}
-		// What statOf and Mode read; the rest stays zero.
-		s.fi = &sysInfo{name: s.Name(), st: syscall.Stat_t{
-			Dev: u.Dev, Ino: u.Ino, Mode: u.Mode, Size: u.Size,
-			Mtim: syscall.NsecToTimespec(u.Mtim.Nano()),
-			Ctim: syscall.NsecToTimespec(u.Ctim.Nano()),
-		}}
+		s.fi = fi
 	}
-}
-
-// sysInfo is an fs.FileInfo made from a stat, as os.Lstat makes it, but
-// for the fields of Sys that statOf does not read.
-type sysInfo struct {
-	name string
-	st   syscall.Stat_t
-}
-
-func (s *sysInfo) Name() string       { return s.name }
-func (s *sysInfo) Size() int64        { return s.st.Size }
-func (s *sysInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Unix()) }
-func (s *sysInfo) IsDir() bool        { return s.Mode().IsDir() }
-func (s *sysInfo) Sys() any           { return &s.st }
-
-func (s *sysInfo) Mode() fs.FileMode {
-	m := fs.FileMode(s.st.Mode & 0o777)
-	switch s.st.Mode & syscall.S_IFMT {
-	case syscall.S_IFBLK:
-		m |= fs.ModeDevice
-	case syscall.S_IFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case syscall.S_IFDIR:
-		m |= fs.ModeDir
-	case syscall.S_IFIFO:
-		m |= fs.ModeNamedPipe
-	case syscall.S_IFLNK:
-		m |= fs.ModeSymlink
-	case syscall.S_IFSOCK:
-		m |= fs.ModeSocket
-	}
-	if s.st.Mode&syscall.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if s.st.Mode&syscall.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if s.st.Mode&syscall.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }

@@ -10,9 +10,10 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rtp-project/rtp/internal/statinfo"
 )
 
 // syncEach: false where syncAll makes a whole batch durable at once.
@@ -24,10 +25,7 @@ const noFollow = syscall.O_NOFOLLOW
 // fileID returns what, beside size and mtime, tells that a file is still
 // the one recorded: its inode and its ctime (which touch cannot set back).
 func fileID(fi fs.FileInfo) (ino uint64, ctime int64) {
-	switch st := fi.Sys().(type) {
-	case *syscall.Stat_t:
-		return uint64(st.Ino), int64(st.Ctim.Sec)*1e9 + int64(st.Ctim.Nsec)
-	case *unix.Stat_t:
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Ino), st.Ctim.Nano()
 	}
 	return 0, 0
@@ -110,9 +108,7 @@ func (t *treeDir) openDir(parent int, name, p string) (int, error) {
 	if err == nil {
 		return fd, nil
 	}
-	var st unix.Stat_t
-	if unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-		fi := &statInfo{name: name, st: st}
+	if fi, serr := statinfo.Lstatat(parent, name); serr == nil {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			return -1, fmt.Errorf("%s is a symbolic link; rtpget follows no link inside the target", show(p))
 		}
@@ -200,8 +196,7 @@ func (t *treeDir) lookFinal(p string) (fs.FileInfo, error) {
 // statAt is fstatat without following a link: nil, nil when nothing is
 // there.
 func statAt(dfd int, name, p string) (fs.FileInfo, error) {
-	fi := &statInfo{name: name}
-	err := unix.Fstatat(dfd, name, &fi.st, unix.AT_SYMLINK_NOFOLLOW)
+	fi, err := statinfo.Lstatat(dfd, name)
 	if err == unix.ENOENT {
 		return nil, nil
 	}
@@ -349,44 +344,4 @@ var umask = sync.OnceValue(func() int {
 func modeNeedsChmod(exec bool) bool {
 	u := umask()
 	return u < 0 || int(partMode(exec).Perm())&u != 0
-}
-
-// statInfo is an fs.FileInfo from fstatat.
-type statInfo struct {
-	name string
-	st   unix.Stat_t
-}
-
-func (s *statInfo) Name() string       { return s.name }
-func (s *statInfo) Size() int64        { return s.st.Size }
-func (s *statInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Unix()) }
-func (s *statInfo) IsDir() bool        { return s.st.Mode&unix.S_IFMT == unix.S_IFDIR }
-func (s *statInfo) Sys() any           { return &s.st }
-
-func (s *statInfo) Mode() fs.FileMode {
-	m := fs.FileMode(s.st.Mode & 0o777)
-	switch s.st.Mode & unix.S_IFMT {
-	case unix.S_IFBLK:
-		m |= fs.ModeDevice
-	case unix.S_IFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFDIR:
-		m |= fs.ModeDir
-	case unix.S_IFIFO:
-		m |= fs.ModeNamedPipe
-	case unix.S_IFLNK:
-		m |= fs.ModeSymlink
-	case unix.S_IFSOCK:
-		m |= fs.ModeSocket
-	}
-	if s.st.Mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if s.st.Mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if s.st.Mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }
