@@ -19,23 +19,6 @@ import (
 	"github.com/rtp-project/rtp/urn"
 )
 
-// holdOne holds every read of one hash until release is closed, and
-// closes reading when the first arrives; other hashes are served as usual.
-type holdOne struct {
-	store.Opener
-	h                urn.Hash
-	reading, release chan struct{}
-	once             *sync.Once
-}
-
-func (s holdOne) Open(ctx context.Context, h urn.Hash) (store.Blob, error) {
-	b, err := s.Opener.Open(ctx, h)
-	if err != nil || h != s.h {
-		return b, err
-	}
-	return gateBlob{b, gateStore{reading: s.reading, release: s.release, once: s.once}}, nil
-}
-
 // TestTreeInterrupted: Ctrl-C (SIGINT) while a tree downloads, with most
 // files placed and one held by its server: rtpget exits 130 with one line
 // saying so, the placed files and the state stay, and the same command
@@ -46,7 +29,7 @@ func TestTreeInterrupted(t *testing.T) {
 	held := ps[11]
 	u := src.manifest(t, "sig")
 	e := entryOf(held, src.files[held], false)
-	g := holdOne{h: urn.New(urn.BLAKE3, e.BLAKE3), reading: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	g := gateStore{only: urn.New(urn.BLAKE3, e.BLAKE3), reading: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
 	d, _ := rtpdtest.ServeInProcess(t, src.served, func(o store.Opener) store.Opener { g.Opener = o; return g })
 	var release sync.Once
 	t.Cleanup(func() { release.Do(func() { close(g.release) }) })
@@ -133,7 +116,7 @@ func TestTreeOneFileStalls(t *testing.T) {
 	held := ps[5]
 	u := src.manifest(t, "stall")
 	e := entryOf(held, src.files[held], false)
-	g := holdOne{h: urn.New(urn.BLAKE3, e.BLAKE3), reading: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	g := gateStore{only: urn.New(urn.BLAKE3, e.BLAKE3), reading: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
 	d, _ := rtpdtest.ServeInProcess(t, src.served, func(o store.Opener) store.Opener { g.Opener = o; return g })
 	t.Cleanup(func() { close(g.release) })
 	c := *u
