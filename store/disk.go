@@ -47,6 +47,8 @@ type Options struct {
 type Disk struct {
 	dir      string // absolute, symlinks resolved
 	root     *os.Root
+	bmu      sync.RWMutex // guards bn against Close
+	bn       *beneath     // opens for OPENs, nil where it cannot (see beneath)
 	db       *bbolt.DB
 	indexDir string // absolute; never served
 	private  []os.FileInfo
@@ -141,6 +143,7 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 	return &Disk{
 		dir:      abs,
 		root:     root,
+		bn:       openBeneath(abs),
 		db:       db,
 		indexDir: indexDir,
 		private:  private,
@@ -159,6 +162,10 @@ func (d *Disk) IndexDir() string { return d.indexDir }
 
 // Close closes the index. Blobs already open stay readable.
 func (d *Disk) Close() error {
+	d.bmu.Lock()
+	d.bn.close()
+	d.bn = nil // no open may use the number after it is reused
+	d.bmu.Unlock()
 	d.root.Close()
 	return d.db.Close()
 }
@@ -184,7 +191,7 @@ func (d *Disk) Open(ctx context.Context, h urn.Hash) (Blob, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		b, err := d.handles.get(d.root, e)
+		b, err := d.handles.get(d.openFile, e)
 		if err != nil {
 			d.Rescan()
 			continue
@@ -197,6 +204,19 @@ func (d *Disk) Open(ctx context.Context, h urn.Hash) (Blob, error) {
 		return b, nil
 	}
 	return nil, notFound(h.String())
+}
+
+// openFile opens rel, slash-separated, below the served folder: with one
+// openat2 where the kernel has it, else (or when that fails) through
+// os.Root, which decides. Either way nothing outside the folder is opened.
+func (d *Disk) openFile(rel string) (*os.File, error) {
+	d.bmu.RLock()
+	f, ok := d.bn.open(rel)
+	d.bmu.RUnlock()
+	if ok {
+		return f, nil
+	}
+	return d.root.Open(filepath.FromSlash(rel))
 }
 
 // Rescan asks Watch for a pass as soon as possible.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -28,8 +27,8 @@ type handle struct {
 	refs int
 }
 
-// get returns e's open file, opening it through root if no blob holds it.
-func (hs *handles) get(root *os.Root, e Entry) (*fileBlob, error) {
+// get returns e's open file, opening it with open if no blob holds it.
+func (hs *handles) get(open func(rel string) (*os.File, error), e Entry) (*fileBlob, error) {
 	k := handleKey{e.Path, e.stat}
 	hs.mu.Lock()
 	if h := hs.open[k]; h != nil {
@@ -39,7 +38,7 @@ func (hs *handles) get(root *os.Root, e Entry) (*fileBlob, error) {
 	}
 	hs.mu.Unlock()
 
-	f, err := root.Open(filepath.FromSlash(e.Path))
+	f, err := open(e.Path)
 	if err != nil {
 		return nil, err
 	}

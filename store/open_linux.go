@@ -45,7 +45,12 @@ func (b *beneath) open(rel string) (*os.File, bool) {
 	return os.NewFile(uintptr(fd), rel), true
 }
 
-func (b *beneath) close() { unix.Close(b.fd) }
+// close closes the folder; b may be nil.
+func (b *beneath) close() {
+	if b != nil {
+		unix.Close(b.fd)
+	}
+}
 
 // readSmall reads rel, a file the walk found to have n bytes (n <
 // smallFile), with one read into *buf, grown as needed, and without an
