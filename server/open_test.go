@@ -385,3 +385,64 @@ func TestShutdownFinishesStoreCalls(t *testing.T) {
 		t.Errorf("%d store calls were cancelled by a graceful Shutdown", n)
 	}
 }
+
+// Small answers queued while READs are written reach the client whole and
+// in their place, whether they fit in the room before a READ's first chunk
+// (and go out in its write) or not: pipelined runs of failing OPENs, 0 to
+// 300 of them (up to about 8 KiB of answers), each followed by a READ of
+// one or two chunks.
+func TestSmallAnswersBesideReads(t *testing.T) {
+	data := random(400 << 10)
+	f := newFixture(t, server.Config{}, map[string][]byte{"a": data})
+	c, err := net.Dial("tcp", f.dials["tcp"].Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	file := wire.TokenFromUint64(1)
+	var b []byte
+	appendReq := func(q wire.Request) { b = q.Append(b) }
+	appendReq(wire.NewOpen(file, sha(data)))
+	type read struct{ off, n int }
+	reads := map[wire.Token]read{}
+	next := uint64(2)
+	fails := 0
+	for i := range 24 {
+		for range (i * 37) % 301 {
+			appendReq(wire.NewOpen(wire.TokenFromUint64(next), urn.New(urn.SHA256, [32]byte{byte(next), byte(next >> 8)}).String()))
+			next++
+			fails++
+		}
+		r := read{off: i * 4099 % (100 << 10), n: 1 + i*13331%(300<<10)}
+		tok := wire.TokenFromUint64(next)
+		next++
+		reads[tok] = r
+		appendReq(wire.NewRead(tok, file, uint64(r.off), uint64(r.n)))
+	}
+	go c.Write(b)
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	notFound, opened := 0, 0
+	for range 1 + fails + len(reads) {
+		h, p, err := wire.ReadResponse(br, 1<<20)
+		if err != nil {
+			t.Fatalf("after %d not found, %d reads left: %v", notFound, len(reads), err)
+		}
+		switch r, ok := reads[h.Token]; {
+		case h.Token == file && !h.IsError:
+			opened++
+		case ok && !h.IsError:
+			if !bytes.Equal(p, data[r.off:r.off+r.n]) {
+				t.Fatalf("READ %v: %d bytes, not the file's %d at %d", h.Token, len(p), r.n, r.off)
+			}
+			delete(reads, h.Token)
+		case h.IsError && string(p) == "not found":
+			notFound++
+		default:
+			t.Fatalf("unexpected answer: token %v, error %v, %q", h.Token, h.IsError, p[:min(len(p), 40)])
+		}
+	}
+	if opened != 1 || notFound != fails || len(reads) != 0 {
+		t.Errorf("%d OPENs answered, %d not found of %d, %d READs unanswered", opened, notFound, fails, len(reads))
+	}
+}

@@ -93,15 +93,16 @@ var errNotSent = errors.New("server: READ not sent")
 func (ss *session) copyLocked(tok wire.Token, n int64, fill func([]byte) error) bool {
 	bufp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bufp)
-	buf := *bufp
+	buf := (*bufp)[headRoom:]
 	c := min(n, chunkSize)
 	if err := fill(buf[:c]); err != nil {
 		ss.readFailed(tok, err)
 		return false
 	}
-	ss.writeHeaderLocked(tok, n)
+	out := ss.headLocked(*bufp, tok, n, buf[:c])
 	for ss.werr == nil {
-		_, err := ss.conn.Write(buf[:c])
+		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		_, err := ss.conn.Write(out)
 		if ss.setErr(err); err != nil {
 			return false
 		}
@@ -115,19 +116,27 @@ func (ss *session) copyLocked(tok wire.Token, n int64, fill func([]byte) error) 
 			ss.setErr(err)
 			return false
 		}
-		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		out = buf[:c]
 	}
 	return false
 }
 
-// writeHeaderLocked writes the queued small responses and the header of an
-// n-byte READ payload, in one write.
-func (ss *session) writeHeaderLocked(tok wire.Token, n int64) {
-	b := ss.takeSmall()
-	b = wire.AppendResponseHeader(b, wire.ResponseHeader{Token: tok, Len: uint64(n)})
-	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-	_, err := ss.conn.Write(b)
-	ss.setErr(err)
+// headLocked returns what to write for the first chunk of an n-byte READ
+// payload: the queued small responses and the header, then chunk, which
+// starts headRoom bytes into whole. They are laid out in whole's head room
+// when they fit; else the small responses are written first, on their own.
+func (ss *session) headLocked(whole []byte, tok wire.Token, n int64, chunk []byte) []byte {
+	small := ss.takeSmall()
+	if len(small)+wire.ResponseHeaderLen > headRoom {
+		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		_, err := ss.conn.Write(small)
+		ss.setErr(err)
+		small = small[:0]
+	}
+	at := headRoom - len(small) - wire.ResponseHeaderLen
+	h := append(whole[at:at], small...)
+	wire.AppendResponseHeader(h, wire.ResponseHeader{Token: tok, Len: uint64(n)})
+	return whole[at : headRoom+len(chunk)]
 }
 
 func readFull(b store.Blob, p []byte, off int64) error {
