@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -444,5 +445,63 @@ func TestSmallAnswersBesideReads(t *testing.T) {
 	}
 	if opened != 1 || notFound != fails || len(reads) != 0 {
 		t.Errorf("%d OPENs answered, %d not found of %d, %d READs unanswered", opened, notFound, fails, len(reads))
+	}
+}
+
+// A READ whose store read hangs holds up no READ behind it on its session:
+// the READ of another file pipelined after it is answered while it waits,
+// and it is answered, exact, once its read returns.
+func TestHungReadHoldsUpNothingBehindIt(t *testing.T) {
+	slow, fast := random(100<<10), random(300<<10)
+	var hs *hookedStore
+	f := newWrappedFixture(t, server.Config{}, map[string][]byte{"slow": slow, "fast": fast}, func(d *store.Disk) store.Opener {
+		hs = newHookedStore(d)
+		hs.hangRead = map[urn.Hash]bool{shaHash(slow): true}
+		return hs
+	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hs.release) }) }
+	defer release() // before the fixture's shutdown, which waits for the read
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := net.Dial("tcp", f.dials["tcp"].Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ts, tf := wire.TokenFromUint64(2), wire.TokenFromUint64(4)
+	send := func(qs ...wire.Request) {
+		var b []byte
+		for _, q := range qs {
+			b = q.Append(b)
+		}
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(wire.NewOpen(ts, sha(slow)), wire.NewOpen(tf, sha(fast)), wire.NewRead(wire.TokenFromUint64(6), ts, 0, uint64(len(slow))))
+	waitFor(t, ctx, hs.entered, "the slow file's read reaching the store")
+	send(wire.NewRead(wire.TokenFromUint64(8), tf, 0, uint64(len(fast))))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	read := func() (wire.ResponseHeader, []byte) {
+		h, p, err := wire.ReadResponse(br, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.IsError {
+			t.Fatalf("token %v: error %q", h.Token, p)
+		}
+		return h, p
+	}
+	for range 2 {
+		read() // the OPENs
+	}
+	if h, p := read(); h.Token != wire.TokenFromUint64(8) || !bytes.Equal(p, fast) {
+		t.Fatalf("while the slow read hangs: token %v, %d bytes; want the fast file's READ", h.Token, len(p))
+	}
+	release()
+	if h, p := read(); h.Token != wire.TokenFromUint64(6) || !bytes.Equal(p, slow) {
+		t.Fatalf("after the slow read returned: token %v, %d bytes; want the slow file's READ", h.Token, len(p))
 	}
 }

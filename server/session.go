@@ -26,6 +26,10 @@ const chunkSize = 256 << 10
 // TLS record, one QUIC frame) per READ instead of two.
 const headRoom = 4 << 10
 
+// readAhead bounds the READs of a session that read their first chunk
+// before they wait for the connection (see serveRead): a chunk buffer each.
+const readAhead = 4
+
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, headRoom+chunkSize); return &b }}
 
 // session is one RTP/1 session. Its reader goroutine decodes requests in
@@ -55,6 +59,7 @@ type session struct {
 
 	busy     atomic.Bool // the reader has requests buffered and will flush after them
 	inflight chan struct{}
+	ahead    chan struct{}  // READs reading their first chunk before taking wmu
 	work     sync.WaitGroup // READ goroutines and OPEN workers
 
 	wmu  sync.Mutex // held by whoever writes to conn
@@ -83,6 +88,7 @@ func (s *Server) serveSession(ctx context.Context, c Conn, remote net.Addr, tran
 		failed:   make(map[wire.Token]failure),
 		res:      make(map[blobKey]*resource),
 		inflight: make(chan struct{}, s.cfg.MaxInflight),
+		ahead:    make(chan struct{}, readAhead),
 		stopped:  make(chan struct{}),
 	}
 	s.mu.Lock()

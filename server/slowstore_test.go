@@ -26,6 +26,8 @@ type hookedStore struct {
 
 	cur, most atomic.Int64
 	ranges    *rangeLog // when set, blobs are rangedBlobs logging here
+
+	hangRead map[urn.Hash]bool // ReadAt of these blobs waits for release
 }
 
 func newHookedStore(d *store.Disk) *hookedStore {
@@ -65,6 +67,9 @@ func (s *hookedStore) hook(ctx context.Context, h urn.Hash, open func() (store.B
 		return nil, err
 	}
 	b, err := open()
+	if err == nil && s.hangRead[h] {
+		return &hangingBlob{b, s}, nil
+	}
 	if err != nil || s.ranges == nil {
 		return b, err
 	}
@@ -105,4 +110,17 @@ func (b *rangedBlob) ReadRange(ctx context.Context, off, n int64, fn func(io.Rea
 		return err
 	}
 	return fn(io.NewSectionReader(b.Blob, off, n))
+}
+
+// hangingBlob is a disk blob whose ReadAt waits for its store's release
+// first, as a read from a failing disk or a stalled network mount would.
+type hangingBlob struct {
+	store.Blob
+	s *hookedStore
+}
+
+func (b *hangingBlob) ReadAt(p []byte, off int64) (int, error) {
+	b.s.entered <- urn.Hash{}
+	<-b.s.release
+	return b.Blob.ReadAt(p, off)
 }

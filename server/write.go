@@ -18,9 +18,15 @@ import (
 // serveRead sends n bytes of b at off. Before the header is written the
 // first chunk is read and the file checked, so a file found changed gets a
 // clean ERROR; a change found later ends the session, because the header has
-// promised bytes that can no longer be sent. The whole READ runs under wmu,
-// so READs queued behind it hold a goroutine but no buffer. It reports
-// whether the whole payload was written.
+// promised bytes that can no longer be sent. It reports whether the whole
+// payload was written.
+//
+// Up to readAhead READs of a session read their first chunk before they
+// take wmu: a READ no bigger than a chunk (every small file of a tree) then
+// holds the connection only to write, and one whose store call hangs (a
+// failing disk, a stalled network mount) holds up only itself. Further
+// READs take their buffer and read under wmu, so a session holds at most
+// readAhead + 1 chunk buffers however many of its READs wait.
 //
 // Every transport copies through a buffer, plain TCP too: sendfile(2) hands
 // the socket the page cache's pages by reference, so a file rewritten in
@@ -30,16 +36,35 @@ func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
 	if rr, ok := b.(store.RangeReader); ok {
 		return ss.serveRange(tok, rr, off, n)
 	}
+	fill := func(p []byte) error {
+		err := readFull(b, p, off)
+		off += int64(len(p))
+		return err
+	}
+	var bufp *[]byte
+	select {
+	case ss.ahead <- struct{}{}:
+		defer func() { <-ss.ahead }() // with the buffer, at the end
+		bufp = chunkPool.Get().(*[]byte)
+		defer chunkPool.Put(bufp)
+		if err := fill((*bufp)[headRoom : headRoom+min(n, chunkSize)]); err != nil {
+			ss.readFailed(tok, err)
+			ss.flushSmall()
+			return false
+		}
+	default:
+	}
 	ss.wmu.Lock()
 	defer ss.unlockWrite()
 	if ss.werr != nil {
 		return false
 	}
-	return ss.copyLocked(tok, n, func(p []byte) error {
-		err := readFull(b, p, off)
-		off += int64(len(p))
-		return err
-	})
+	filled := bufp != nil
+	if !filled {
+		bufp = chunkPool.Get().(*[]byte)
+		defer chunkPool.Put(bufp)
+	}
+	return ss.copyLocked(tok, n, *bufp, filled, fill)
 }
 
 // serveRange sends n bytes of rr at off with one ReadRange: one request to
@@ -56,7 +81,9 @@ func (ss *session) serveRange(tok wire.Token, rr store.RangeReader, off, n int64
 		if ss.werr != nil {
 			return ss.werr
 		}
-		sent = ss.copyLocked(tok, n, func(p []byte) error {
+		bufp := chunkPool.Get().(*[]byte)
+		defer chunkPool.Put(bufp)
+		sent = ss.copyLocked(tok, n, *bufp, false, func(p []byte) error {
 			_, err := io.ReadFull(rd, p)
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -86,20 +113,21 @@ func (ss *session) serveRange(tok wire.Token, rr store.RangeReader, off, n int64
 
 var errNotSent = errors.New("server: READ not sent")
 
-// copyLocked sends a READ's n-byte payload through a buffer, one chunk at a
-// time, each filled by fill with the payload's next bytes (and checked, for a
-// store.Blob's ReadAt) before it is written. It reports whether the whole
-// payload was written.
-func (ss *session) copyLocked(tok wire.Token, n int64, fill func([]byte) error) bool {
-	bufp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bufp)
-	buf := (*bufp)[headRoom:]
+// copyLocked sends a READ's n-byte payload through whole, a chunk buffer
+// with its head room, one chunk at a time, each filled by fill with the
+// payload's next bytes (and checked, for a store.Blob's ReadAt) before it
+// is written; when filled, the first chunk is already in place. It reports
+// whether the whole payload was written.
+func (ss *session) copyLocked(tok wire.Token, n int64, whole []byte, filled bool, fill func([]byte) error) bool {
+	buf := whole[headRoom:]
 	c := min(n, chunkSize)
-	if err := fill(buf[:c]); err != nil {
-		ss.readFailed(tok, err)
-		return false
+	if !filled {
+		if err := fill(buf[:c]); err != nil {
+			ss.readFailed(tok, err)
+			return false
+		}
 	}
-	out := ss.headLocked(*bufp, tok, n, buf[:c])
+	out := ss.headLocked(whole, tok, n, buf[:c])
 	for ss.werr == nil {
 		ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
 		_, err := ss.conn.Write(out)
