@@ -33,6 +33,7 @@ type Server struct {
 	count     int            // admitted sessions
 	wg        sync.WaitGroup // sessions and accept loops
 	tcp       tcpResolved    // Config.TCP as this host applies it
+	ahead     chan struct{}  // chunk buffers read before a write lock, server-wide (see serveRead)
 
 	inflightFull func()      // for tests: called when a READ waits for MaxInflight
 	openWait     func()      // for tests: called when a request waits for an OPEN under way
@@ -49,6 +50,7 @@ func New(cfg Config) *Server {
 		listeners: make(map[io.Closer]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perHost:   make(map[string]int),
+		ahead:     make(chan struct{}, aheadBuffers),
 	}
 }
 

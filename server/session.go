@@ -27,8 +27,12 @@ const chunkSize = 256 << 10
 const headRoom = 4 << 10
 
 // readAhead bounds the READs of a session that read their first chunk
-// before they wait for the connection (see serveRead): a chunk buffer each.
-const readAhead = 4
+// before they wait for the connection (see serveRead), and aheadBuffers
+// those of the whole server: a chunk buffer each, 8 MiB in all at most.
+const (
+	readAhead    = 2
+	aheadBuffers = 32
+)
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, headRoom+chunkSize); return &b }}
 

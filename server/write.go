@@ -21,12 +21,14 @@ import (
 // promised bytes that can no longer be sent. It reports whether the whole
 // payload was written.
 //
-// Up to readAhead READs of a session read their first chunk before they
-// take wmu: a READ no bigger than a chunk (every small file of a tree) then
-// holds the connection only to write, and one whose store call hangs (a
-// failing disk, a stalled network mount) holds up only itself. Further
-// READs take their buffer and read under wmu, so a session holds at most
-// readAhead + 1 chunk buffers however many of its READs wait.
+// Up to readAhead READs of a session (and aheadBuffers of the server) read
+// their first chunk before they take wmu: a READ no bigger than a chunk
+// (every small file of a tree) then holds the connection only to write, and
+// one whose store call hangs (a failing disk, a stalled network mount)
+// holds up only itself. Further READs take their buffer and read under
+// wmu, so a session holds at most readAhead + 1 chunk buffers however many
+// of its READs wait, and peers that pipeline READs without reading the
+// answers pin no more than aheadBuffers more in all.
 //
 // Every transport copies through a buffer, plain TCP too: sendfile(2) hands
 // the socket the page cache's pages by reference, so a file rewritten in
@@ -42,9 +44,8 @@ func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
 		return err
 	}
 	var bufp *[]byte
-	select {
-	case ss.ahead <- struct{}{}:
-		defer func() { <-ss.ahead }() // with the buffer, at the end
+	if ss.takeAhead() {
+		defer ss.giveAhead() // with the buffer, at the end
 		bufp = chunkPool.Get().(*[]byte)
 		defer chunkPool.Put(bufp)
 		if err := fill((*bufp)[headRoom : headRoom+min(n, chunkSize)]); err != nil {
@@ -52,7 +53,6 @@ func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
 			ss.flushSmall()
 			return false
 		}
-	default:
 	}
 	ss.wmu.Lock()
 	defer ss.unlockWrite()
@@ -65,6 +65,28 @@ func (ss *session) serveRead(tok wire.Token, b store.Blob, off, n int64) bool {
 		defer chunkPool.Put(bufp)
 	}
 	return ss.copyLocked(tok, n, *bufp, filled, fill)
+}
+
+// takeAhead reports whether a READ may read its first chunk before wmu;
+// if so, giveAhead must follow.
+func (ss *session) takeAhead() bool {
+	select {
+	case ss.ahead <- struct{}{}:
+	default:
+		return false
+	}
+	select {
+	case ss.srv.ahead <- struct{}{}:
+		return true
+	default:
+		<-ss.ahead
+		return false
+	}
+}
+
+func (ss *session) giveAhead() {
+	<-ss.srv.ahead
+	<-ss.ahead
 }
 
 // serveRange sends n bytes of rr at off with one ReadRange: one request to
