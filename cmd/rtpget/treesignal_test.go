@@ -106,3 +106,34 @@ func TestTreeInterrupted(t *testing.T) {
 	}
 	sameTree(t, target, src.files, src.exec)
 }
+
+// TestTreeOneFileStalls: one file whose server never answers its READ (a
+// stalled disk): only that file fails; the files that were behind it on
+// the same session are fetched on the next one, not failed with it.
+func TestTreeOneFileStalls(t *testing.T) {
+	src := newSrcTree(t)
+	ps := src.randomFiles(t, "d", 30, 64<<10, 9)
+	held := ps[5]
+	u := src.manifest(t, "stall")
+	e := entryOf(held, src.files[held], false)
+	g := gateStore{only: urn.New(urn.BLAKE3, e.BLAKE3), reading: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	d, _ := rtpdtest.ServeInProcess(t, src.served, func(o store.Opener) store.Opener { g.Opener = o; return g })
+	t.Cleanup(func() { close(g.release) })
+	c := *u
+	c.Servers = []rtpurl.Dial{d}
+	out := t.TempDir()
+	s, stderr, code := getTree(t, c.String(), "-C", out, "--stall", "500ms", "--retry-for", "3s")
+	if code != 1 || s.Failed != 1 || s.Placed != len(ps)-1 {
+		t.Fatalf("exit %d, %d failed, %d placed; want 1, 1, %d\n%s", code, s.Failed, s.Placed, len(ps)-1, stderr)
+	}
+	if !strings.Contains(stderr, held) {
+		t.Errorf("stderr does not name the held file %s: %s", held, stderr)
+	}
+	want := map[string][]byte{}
+	for p, b := range src.files {
+		if p != held {
+			want[p] = b
+		}
+	}
+	sameTree(t, filepath.Join(out, "stall"), want, nil)
+}
