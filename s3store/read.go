@@ -305,7 +305,7 @@ func (cc *chunkCache) release(c *chunk) {
 }
 
 // recycle puts the buffer of a chunk out of the cache and held by no READ
-// back in the pool: fetching into a fresh 4 MiB buffer costs a page fault
+// back in the pool: fetching into a fresh chunk buffer costs a page fault
 // per 4 KiB, which on a VM cost more than the hashing.
 func (cc *chunkCache) recycle(c *chunk) {
 	if c.gone && c.refs == 0 && c.buf != nil {

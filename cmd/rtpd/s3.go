@@ -34,7 +34,7 @@ func s3Flags() []cli.Flag {
 		&cli.StringFlag{Name: flagS3Profile, Usage: "profile of the shared AWS credentials file (default: AWS_PROFILE, then default)", EnvVars: envVar(flagS3Profile)},
 		&cli.StringFlag{Name: flagS3AccessKey, Usage: "access key ID; its secret is read from --s3-secret-access-key-file (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then the credentials file, then the instance's role)", EnvVars: envVar(flagS3AccessKey)},
 		&cli.StringFlag{Name: flagS3SecretFile, Usage: "file holding the secret access key of --s3-access-key-id", EnvVars: envVar(flagS3SecretFile)},
-		&cli.IntFlag{Name: flagS3Parallel, Value: 16, Usage: "ranged GETs in flight to the bucket at once, for all READs (a client reading in order gets 8 chunks of 4 MiB read ahead)", EnvVars: envVar(flagS3Parallel)},
+		&cli.IntFlag{Name: flagS3Parallel, Value: 16, Usage: "ranged GETs in flight to the bucket at once, for all READs (a client reading in order gets 3 chunks of 16 MiB read ahead)", EnvVars: envVar(flagS3Parallel)},
 	}
 }
 
