@@ -204,6 +204,21 @@ func TestTreeRoundTrip(t *testing.T) {
 	if s.FetchedBytes >= total || s.Copied == 0 {
 		t.Errorf("fetched %d of %d bytes, %d copies: identical contents were fetched more than once", s.FetchedBytes, total, s.Copied)
 	}
+	// Nor were blocks of the big file fetched twice in a race: its swarm
+	// copies a block in flight only from a session that stalled (patient
+	// endgame), so the fetched bytes are the distinct contents' bytes.
+	distinct := map[string]int64{}
+	for _, d := range src.files {
+		distinct[string(d)] = int64(len(d))
+	}
+	var want int64
+	for _, n := range distinct {
+		want += n
+	}
+	t.Logf("fetched %d bytes, distinct contents %d", s.FetchedBytes, want)
+	if s.FetchedBytes > want+1<<20 {
+		t.Errorf("fetched %d bytes for %d bytes of distinct contents: more than one stalled block's copy", s.FetchedBytes, want)
+	}
 	// A second run fetches nothing: every file is trusted by its record.
 	s2, stderr, code := getTree(t, addServers(u, srvs...), "-C", out)
 	if code != 0 || s2.FetchedBytes != 0 || s2.Present != len(src.files) {

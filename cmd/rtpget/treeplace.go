@@ -152,6 +152,11 @@ func (t *treeFetch) fetchBig(ctx context.Context, c *content) error {
 	}
 	u := &rtpurl.URL{Hashes: c.hashes(), Length: c.size, Servers: t.u.Servers}
 	cfg := t.g.swarmConfig(u, t.log.With("file", c.paths[0].Path))
+	// Patient: a tree's big files are fetched two at a time, and lanes
+	// fetch small ones meanwhile, so a copy of a block still arriving
+	// would take the link from other work for a tail no shorter; only a
+	// stalled session's block is copied.
+	cfg.PatientEndgame = true
 	d := swarm.New(cfg)
 	t.mu.Lock()
 	t.swarms[d] = c.size
