@@ -185,15 +185,16 @@ func TestLagSessionsNotAddedOnSharedLink(t *testing.T) {
 // one is found slow, keeps one READ in flight, and carries little.
 func TestLagSlowPathSteered(t *testing.T) {
 	dir := t.TempDir()
-	data, u := randomFile(t, dir, 128<<20)
+	data, u := randomFile(t, dir, 256<<20)
 	ts := serveDir(t, dir, 2)
 	u = withServers(u, ts)
 	u.Servers = []rtpurl.Dial{
 		lagProxy(t, ts[0].dial, 10*time.Millisecond, 0, &pace{rate: 30e6}),
 		lagProxy(t, ts[1].dial, 10*time.Millisecond, 0, &pace{rate: 1e6}),
 	}
-	// 128 MiB: a path is judged once two measuring periods (2 s here) show
-	// its rate no longer growing. One session each, as for two hosts: both proxies listen on
+	// 256 MiB, 9 s: a path is judged once two measuring periods (2 s here)
+	// show its rate no longer growing, and held slow after two more in
+	// which every measurement was slow. One session each, as for two hosts: both proxies listen on
 	// 127.0.0.1, which the default would take for one host and give each
 	// several sessions, so that the fast one may have assigned every block
 	// before the slow one is judged.

@@ -55,6 +55,9 @@ const (
 	// max(slowProbeFor, two measuring periods).
 	slowProbeEvery = 10 * time.Second
 	slowProbeFor   = 2 * time.Second
+	// slowConfirm: a path is held slow once it has measured slow for this
+	// many periods in a row.
+	slowConfirm = 2
 	// A session added to a server stays if the server's rate grew by more
 	// than addGain; otherwise one is retired, and adding is tried again
 	// after addRetry or when the rate falls by a quarter.
@@ -92,6 +95,8 @@ type pathCtl struct {
 	prevRate float64
 	prevAt   time.Time
 	growing  bool
+	loggedAt time.Time // of the last debug line
+	lowSince time.Time // since when every measurement has been slow, or zero
 }
 
 // track compares the rate with the one a period ago. Until two periods
@@ -193,12 +198,34 @@ func (d *Download) steer(ctx context.Context, now time.Time) {
 			p.setPath(PathProbing)
 			d.plan.nudge()
 		case !c.slow() && !c.growing && spare && live > 1 && full[i] && best > 0 && rates[i]*slowShare < best:
+			// Slow in every measurement for two periods, not in one:
+			// on a long path bytes come in bursts (a congestion
+			// window's worth a round trip, or a socket buffer drained
+			// at once after a busy moment), and one period between
+			// two bursts looks slow.
+			if c.lowSince.IsZero() {
+				c.lowSince = now
+			}
+			if now.Sub(c.lowSince) < slowConfirm*p.period() {
+				break
+			}
+			c.lowSince = time.Time{}
 			c.probeAt = now.Add(slowProbeEvery)
 			p.setPath(PathSlow)
 			d.log.Info("path slow: one READ in flight", "server", p.dial, "rate", int64(rates[i]), "best", int64(best))
+		default:
+			c.lowSince = time.Time{}
 		}
 		if !c.slow() && full[i] {
 			total += d.addSessions(ctx, p, rates[i], total, now)
+		}
+		if full[i] && now.Sub(c.loggedAt) >= p.period() {
+			c.loggedAt = now
+			p.mu.Lock()
+			want := p.want
+			p.mu.Unlock()
+			d.log.Debug("path", "server", p.dial, "rate", int64(rates[i]), "growing", c.growing, "path", c.path,
+				"sessions", want, "phase", c.phase, "inflight", p.inflight.Load(), "all_inflight", d.inflight.Load(), "cap", d.capReads)
 		}
 	}
 }
