@@ -2,8 +2,10 @@ package swarm
 
 import (
 	"bytes"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,8 +17,12 @@ import (
 // several, as a link's bottleneck does.
 type pace struct {
 	rate float64 // bytes/s
-	mu   sync.Mutex
-	free time.Time // when the link is next free
+	// on and off, when set, make the link bursty: it carries bytes for
+	// on, then nothing for off, from its first byte on.
+	on, off time.Duration
+	mu      sync.Mutex
+	free    time.Time // when the link is next free
+	start   time.Time // its first byte, for on and off
 }
 
 // wait returns when n more bytes may go, having left at the earliest at
@@ -30,6 +36,15 @@ func (p *pace) wait(n int, from time.Time) {
 	at := from
 	if p.free.After(at) {
 		at = p.free
+	}
+	if p.on > 0 {
+		if p.start.IsZero() {
+			p.start = at
+		}
+		cycle := p.on + p.off
+		if into := at.Sub(p.start) % cycle; into >= p.on {
+			at = at.Add(cycle - into) // the next on
+		}
 	}
 	p.free = at.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
 	p.mu.Unlock()
@@ -208,5 +223,29 @@ func TestLagSlowPathSteered(t *testing.T) {
 	}
 	if slow.Bytes*8 > fast.Bytes {
 		t.Errorf("the slow path carried %d bytes, the fast one %d: want under an eighth", slow.Bytes, fast.Bytes)
+	}
+}
+
+// A path that delivers in bursts, at the fast path's rate for 1.5 s and
+// then nothing for 1.3 s, averages over half the fast path's rate: it is
+// not slow, though a 1 s measuring period can fall inside a gap. It is
+// never held slow, and carries a fair share.
+func TestLagBurstyPathNotSlow(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 384<<20)
+	ts := serveDir(t, dir, 2)
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{
+		lagProxy(t, ts[0].dial, 10*time.Millisecond, 0, &pace{rate: 30e6}),
+		lagProxy(t, ts[1].dial, 10*time.Millisecond, 0, &pace{rate: 30e6, on: 1500 * time.Millisecond, off: 1300 * time.Millisecond}),
+	}
+	var logs bytes.Buffer
+	res := lagRun(t, Config{URL: u, Sessions: 1, Log: slog.New(slog.NewTextHandler(&logs, nil))}, data)
+	steady, bursty := res.Servers[0], res.Servers[1]
+	if strings.Contains(logs.String(), "path slow") {
+		t.Errorf("the bursty path was held slow:\n%s", logs.String())
+	}
+	if bursty.Bytes*3 < steady.Bytes {
+		t.Errorf("the bursty path carried %d bytes, the steady one %d: want over a third as much", bursty.Bytes, steady.Bytes)
 	}
 }
