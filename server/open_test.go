@@ -111,22 +111,14 @@ func TestOpensAnsweredAsInOrder(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := net.Dial("tcp", f.dials["tcp"].Address())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := f.rawTCP(t)
 	tok := wire.TokenFromUint64(2)
-	var b []byte
-	for _, q := range []wire.Request{
+	if _, err := c.Write(appendRequests(nil,
 		wire.NewOpen(tok, gone.String()),
 		wire.NewRead(wire.TokenFromUint64(4), tok, 0, 100),
 		wire.NewOpen(tok, sha(data)),
 		wire.NewRead(wire.TokenFromUint64(6), tok, 0, 100),
-	} {
-		b = q.Append(b)
-	}
-	if _, err := c.Write(b); err != nil {
+	)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, hs.entered, "the failing OPEN reaching the store")
@@ -395,22 +387,16 @@ func TestShutdownFinishesStoreCalls(t *testing.T) {
 func TestSmallAnswersBesideReads(t *testing.T) {
 	data := random(400 << 10)
 	f := newFixture(t, server.Config{}, map[string][]byte{"a": data})
-	c, err := net.Dial("tcp", f.dials["tcp"].Address())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := f.rawTCP(t)
 	file := wire.TokenFromUint64(1)
-	var b []byte
-	appendReq := func(q wire.Request) { b = q.Append(b) }
-	appendReq(wire.NewOpen(file, sha(data)))
+	b := appendRequests(nil, wire.NewOpen(file, sha(data)))
 	type read struct{ off, n int }
 	reads := map[wire.Token]read{}
 	next := uint64(2)
 	fails := 0
 	for i := range 24 {
 		for range (i * 37) % 301 {
-			appendReq(wire.NewOpen(wire.TokenFromUint64(next), urn.New(urn.SHA256, [32]byte{byte(next), byte(next >> 8)}).String()))
+			b = appendRequests(b, wire.NewOpen(wire.TokenFromUint64(next), urn.New(urn.SHA256, [32]byte{byte(next), byte(next >> 8)}).String()))
 			next++
 			fails++
 		}
@@ -418,7 +404,7 @@ func TestSmallAnswersBesideReads(t *testing.T) {
 		tok := wire.TokenFromUint64(next)
 		next++
 		reads[tok] = r
-		appendReq(wire.NewRead(tok, file, uint64(r.off), uint64(r.n)))
+		b = appendRequests(b, wire.NewRead(tok, file, uint64(r.off), uint64(r.n)))
 	}
 	go c.Write(b)
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -464,18 +450,10 @@ func TestHungReadHoldsUpNothingBehindIt(t *testing.T) {
 	defer release() // before the fixture's shutdown, which waits for the read
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := net.Dial("tcp", f.dials["tcp"].Address())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := f.rawTCP(t)
 	ts, tf := wire.TokenFromUint64(2), wire.TokenFromUint64(4)
 	send := func(qs ...wire.Request) {
-		var b []byte
-		for _, q := range qs {
-			b = q.Append(b)
-		}
-		if _, err := c.Write(b); err != nil {
+		if _, err := c.Write(appendRequests(nil, qs...)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -504,4 +482,24 @@ func TestHungReadHoldsUpNothingBehindIt(t *testing.T) {
 	if h, p := read(); h.Token != wire.TokenFromUint64(6) || !bytes.Equal(p, slow) {
 		t.Fatalf("after the slow read returned: token %v, %d bytes; want the slow file's READ", h.Token, len(p))
 	}
+}
+
+// rawTCP connects to f's TCP listener without a client, for tests that
+// write requests byte for byte; the connection is closed when t ends.
+func (f *fixture) rawTCP(t *testing.T) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", f.dials["tcp"].Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// appendRequests appends the encoding of qs to b.
+func appendRequests(b []byte, qs ...wire.Request) []byte {
+	for _, q := range qs {
+		b = q.Append(b)
+	}
+	return b
 }
