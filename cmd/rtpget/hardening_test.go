@@ -227,3 +227,34 @@ func (d *disk) run(t *testing.T, args ...string) (string, string, int) {
 	}
 	return rtpdtest.Run(t, "prlimit", append([]string{fmt.Sprintf("--fsize=%d", d.limit), rtpdtest.RTPGet}, args...)...)
 }
+
+// TestTreeFullDisk: a tree whose small files do not fit on the disk fails
+// with exit 1 and a clear error, not a crash, and nothing it placed
+// differs from the source.
+func TestTreeFullDisk(t *testing.T) {
+	src := newSrcTree(t)
+	ps := src.randomFiles(t, "d", 40, 512<<10, 3)
+	u := src.manifest(t, "full")
+	srvs := src.serve(t, 1)
+	small := smallDisk(t, 4<<20)
+	stdout, stderr, code := small.run(t, "-q", "--json", "-C", small.dir, addServers(u, srvs...))
+	t.Logf("on a %s: exit %d, stderr %q", small.kind, code, stderr)
+	if code != 1 {
+		t.Fatalf("tree on a full disk: exit %d, want 1\n%s\n%s", code, stderr, stdout)
+	}
+	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(stderr, small.errText) {
+		t.Errorf("want one line saying %q, got %q", small.errText, stderr)
+	}
+	placed := 0
+	for _, p := range ps {
+		got, err := os.ReadFile(filepath.Join(small.dir, "full", filepath.FromSlash(p)))
+		if err != nil {
+			continue
+		}
+		placed++
+		if !bytes.Equal(got, src.files[p]) {
+			t.Errorf("%s: placed, but not the source's bytes", p)
+		}
+	}
+	t.Logf("%d of %d files placed", placed, len(ps))
+}

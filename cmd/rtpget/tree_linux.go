@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -299,11 +300,17 @@ func (t *treeDir) writeBytes(name string, exec bool, b []byte) error {
 	if err != nil {
 		return err
 	}
-	for len(b) > 0 && err == nil {
-		var n int
-		n, err = unix.Write(fd, b)
-		if err == unix.EINTR {
-			err = nil
+	for len(b) > 0 {
+		n, werr := unix.Write(fd, b)
+		if werr == unix.EINTR {
+			continue
+		}
+		if werr == nil && n == 0 {
+			werr = io.ErrShortWrite
+		}
+		if werr != nil {
+			err = werr // n is -1 then: the disk full, a quota, an I/O error
+			break
 		}
 		b = b[n:]
 	}

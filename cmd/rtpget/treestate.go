@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
@@ -93,7 +93,7 @@ func (t *treeDir) saveState(st *treeState) error {
 	}
 	if err != nil {
 		t.root.Remove(tmp)
-		return errors.Join(errors.New("saving "+stateFile), err)
+		return fmt.Errorf("saving %s: %w", stateFile, err)
 	}
 	return nil
 }
