@@ -183,10 +183,11 @@ func TestLagSessionsAdded(t *testing.T) {
 }
 
 // One link shared by every connection: a second session brings nothing,
-// and is retired.
+// and is retired. 80 MiB, 10 s: the trial starts two periods (2 s here)
+// after the start-up, and runs three.
 func TestLagSessionsNotAddedOnSharedLink(t *testing.T) {
 	dir := t.TempDir()
-	data, u := randomFile(t, dir, 40<<20)
+	data, u := randomFile(t, dir, 80<<20)
 	ts := serveDir(t, dir, 1)
 	u = withServers(u, ts)
 	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 0, &pace{rate: 8e6})}

@@ -60,9 +60,14 @@ const (
 	slowConfirm = 2
 	// A session added to a server stays if the server's rate grew by more
 	// than addGain; otherwise one is retired, and adding is tried again
-	// after addRetry or when the rate falls by a quarter.
+	// after addRetry or when the rate over two periods falls by a quarter.
 	addGain  = 1.12
 	addRetry = 30 * time.Second
+	// trialPeriods is how long a trial runs; the rates compared are those
+	// of two periods, before it and at its end: on a long path one
+	// period's rate swings by half or more with the bursts a congestion
+	// window sends, which one period's comparison took for a gain.
+	trialPeriods = 3
 	// lanRTT: on a path with a shorter round trip a single connection
 	// recovers from loss at once, and more sessions only cost CPU.
 	lanRTT = 5 * time.Millisecond
@@ -127,21 +132,35 @@ func (p *peer) period() time.Duration {
 }
 
 // measure adds a sample and returns the rate over the last period, and
-// whether a whole period is covered.
+// whether a whole period is covered. Samples stay for two periods, for the
+// sessions' trials (rateOver).
 func (p *peer) measure(now time.Time) (float64, bool) {
 	c := &p.ctl
 	c.samples = append(c.samples, rateSample{now, p.bytes.Load()})
 	per := p.period()
-	// Keep one sample older than the period and drop the rest before it.
-	for len(c.samples) > 2 && now.Sub(c.samples[1].at) >= per {
+	// Keep one sample older than two periods and drop the rest before it.
+	for len(c.samples) > 2 && now.Sub(c.samples[1].at) >= 2*per {
 		c.samples = c.samples[1:]
 	}
-	first, last := c.samples[0], c.samples[len(c.samples)-1]
-	span := last.at.Sub(first.at)
-	if span <= 0 {
+	return c.rateOver(per)
+}
+
+// rateOver returns the rate over the last span, from the newest sample at
+// least span old (or the oldest there is), and whether span is covered.
+func (c *pathCtl) rateOver(span time.Duration) (float64, bool) {
+	last := c.samples[len(c.samples)-1]
+	first := c.samples[0]
+	for i := len(c.samples) - 2; i > 0; i-- {
+		if last.at.Sub(c.samples[i].at) >= span {
+			first = c.samples[i]
+			break
+		}
+	}
+	d := last.at.Sub(first.at)
+	if d <= 0 {
 		return 0, false
 	}
-	return float64(last.bytes-first.bytes) / span.Seconds(), span >= per
+	return float64(last.bytes-first.bytes) / d.Seconds(), d >= span
 }
 
 // steer measures every server's rate and moves work: a path much slower
@@ -258,15 +277,19 @@ func (d *Download) addSessions(ctx context.Context, p *peer, rate float64, total
 	}
 	switch c.phase {
 	case addHeld:
-		if now.Sub(c.changed) < addRetry && rate >= c.base*3/4 {
+		// A drop must last: one period's dip (a burst late, the machine
+		// busy) starts no trial.
+		if long, ok := c.rateOver(2 * per); now.Sub(c.changed) < addRetry && (!ok || long >= c.base*3/4) {
 			return 0
 		}
 		c.phase, c.changed = addSettle, now
 		return 0
 	case addTrial:
-		if now.Sub(c.changed) < 2*per {
+		if now.Sub(c.changed) < trialPeriods*per {
 			return 0
 		}
+		// The trial's last two periods, after the new session's start.
+		rate, _ = c.rateOver(2 * per)
 		if rate > c.base*addGain {
 			d.log.Info("session added: server faster", "server", p.dial, "sessions", want, "rate", int64(rate), "before", int64(c.base))
 			c.phase, c.changed = addSettle, now
@@ -283,13 +306,16 @@ func (d *Download) addSessions(ctx context.Context, p *peer, rate float64, total
 		}
 		return 0
 	}
-	// addSettle
-	if now.Sub(c.changed) < per || c.growing || want >= d.cfg.MaxSessions || total >= d.maxTotal ||
+	// addSettle: two periods without a change, their rate the base.
+	if now.Sub(c.changed) < 2*per || c.growing || want >= d.cfg.MaxSessions || total >= d.maxTotal ||
 		d.inflight.Load()+int64(d.cfg.Window) > int64(d.capReads) {
 		return 0
 	}
 	if !p.spawn(ctx) {
 		return 0
+	}
+	if long, ok := c.rateOver(2 * per); ok {
+		rate = long
 	}
 	c.phase, c.changed, c.base = addTrial, now, rate
 	return 1
