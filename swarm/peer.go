@@ -371,10 +371,15 @@ type fetch struct {
 func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	d := p.d
 	p.setState(StateConnecting)
-	s, tok, err := d.connect(ctx, p)
+	s, open, err := d.dialOpen(ctx, p)
 	if err != nil {
 		return err
 	}
+	tok := open.Token
+	openSent := time.Now()
+	// reopening: the OPEN failed, and the READs sent behind it are coming
+	// back with its error; once they are all back, reopen.
+	reopening := false
 	inflight := make(map[*fetch]struct{})
 	took := func(n int64) {
 		p.inflight.Add(n)
@@ -426,8 +431,14 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 		if !*retiring && p.retire(slot) {
 			*retiring = true
 		}
+		if reopening && len(inflight) == 0 {
+			if tok, err = d.reopen(ctx, s, open.Err); err != nil {
+				return err
+			}
+			reopening, open = false, nil
+		}
 		tree, ready := d.treeReady()
-		for !*retiring && len(inflight) < fl.window {
+		for !*retiring && !reopening && len(inflight) < fl.window {
 			if !p.mayStart(len(inflight)) {
 				fl.short()
 				break
@@ -481,11 +492,33 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 		if !ready {
 			readyCh = d.ready
 		}
+		var openDone <-chan struct{}
+		if open != nil && !reopening {
+			openDone = open.Done
+		}
 		select {
 		case <-readyCh:
+		case <-openDone:
+			if open.Err != nil {
+				reopening = true
+			} else {
+				open = nil
+			}
 		case f := <-done:
 			delete(inflight, f)
 			took(-1)
+			if open != nil && f.call.Err != nil && !errors.Is(f.call.Err, errLost) {
+				// A READ behind an OPEN not yet answered, or failed:
+				// the error may be the OPEN's.
+				if err := p.awaitOpen(ctx, s, open, openSent); err != nil {
+					return err
+				}
+				if open.Err != nil {
+					reopening = true
+					d.plan.release(f.block, p.idx, f.dup)
+					break
+				}
+			}
 			now := time.Now()
 			var first time.Time
 			if f.first != 0 {
@@ -501,6 +534,9 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			if len(inflight) > 0 && time.Since(time.Unix(0, lastByte.Load())) > d.cfg.Stall {
 				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
 			}
+			if open != nil && !reopening && time.Since(openSent) > d.cfg.Stall {
+				return fmt.Errorf("%w: OPEN: no answer within %v", ErrStall, d.cfg.Stall)
+			}
 		case <-changed:
 		case <-s.Done():
 			return s.Err()
@@ -509,6 +545,23 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// awaitOpen waits for the answer to the session's OPEN, within the stall
+// timeout from when it was sent.
+func (p *peer) awaitOpen(ctx context.Context, s *client.Session, open *client.Call, sent time.Time) error {
+	t := time.NewTimer(time.Until(sent.Add(p.d.cfg.Stall)))
+	defer t.Stop()
+	select {
+	case <-open.Done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: OPEN: no answer within %v", ErrStall, p.d.cfg.Stall)
+	case <-s.Done():
+		return s.Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -35,6 +35,8 @@ type testServer struct {
 	// on every ReadAt of a tree and may change its bytes.
 	noTree   bool
 	treeHook func(off int64, p []byte)
+	// refuse, if set, is a kind of hash it answers not found for.
+	refuse urn.Kind
 }
 
 type hookedOpener struct {
@@ -43,6 +45,9 @@ type hookedOpener struct {
 }
 
 func (h hookedOpener) Open(ctx context.Context, x urn.Hash) (store.Blob, error) {
+	if h.ts.refuse != 0 && x.Kind == h.ts.refuse {
+		return nil, fs.ErrNotExist
+	}
 	b, err := h.Opener.Open(ctx, x)
 	if err != nil {
 		return nil, err
@@ -154,6 +159,28 @@ func TestSwarmThreeServers(t *testing.T) {
 		if s.Bytes == 0 {
 			t.Errorf("server %s sent nothing: %+v", s.Server, res.Servers)
 		}
+	}
+}
+
+// Sessions send their first READs behind the OPEN of the URL's first hash.
+// A server that knows the file by the second hash only answers that OPEN
+// not found, and those READs with the same error: the session opens the
+// second hash and goes on, with no retry counted.
+func TestSwarmServerKnowsSecondHashOnly(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 8<<20)
+	ts := serveDir(t, dir, 2)
+	ts[1].refuse = urn.BLAKE3
+	got, res, err := run(t, Config{URL: withServers(u, ts), BlockSize: 256 << 10, Sessions: 2}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("output differs")
+	}
+	s := res.Servers[1]
+	if s.Bytes == 0 || s.Retries != 0 || s.State != StateDone {
+		t.Errorf("server knowing sha256 only: %d bytes, %d retries, %s; want bytes, no retry, done", s.Bytes, s.Retries, s.State)
 	}
 }
 
