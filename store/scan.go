@@ -68,68 +68,7 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	}
 	found := make(map[string]bool)
 	var todo []scanJob
-	err = walkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if err != nil {
-			d.warn(p, "not served: cannot read", err)
-			stats.Skipped++
-			return nil
-		}
-		rel, err := filepath.Rel(d.dir, p)
-		if err != nil {
-			return err
-		}
-		if p != d.dir && d.skipped(de.Name()) {
-			if de.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if de.IsDir() {
-			if why := d.stateDir(p); why != "" {
-				if p != d.indexDir {
-					d.warn(rel, "not served: "+why, nil)
-					stats.Skipped++
-				}
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		var fi fs.FileInfo
-		switch {
-		case de.Type()&fs.ModeSymlink != 0:
-			// os.Root follows the link only while it stays inside the folder.
-			fi, err = d.root.Stat(rel)
-			if err != nil {
-				d.warn(rel, "not served: symlink leaves the folder or is broken", err)
-				stats.Skipped++
-				return nil
-			}
-			// The target must be one the rules allow to serve.
-			if why := d.linkTarget(p); why != "" {
-				d.warn(rel, "not served: symlink to a file "+why, nil)
-				stats.Skipped++
-				return nil
-			}
-		case de.Type().IsRegular():
-			fi, err = de.Info()
-			if err != nil {
-				return nil // removed while walking
-			}
-		default:
-			return nil
-		}
-		if !fi.Mode().IsRegular() {
-			return nil
-		}
-		if d.isPrivate(fi) {
-			d.warn(rel, "not served: a file named private (the TLS certificate or key)", nil)
-			stats.Skipped++
-			return nil
-		}
-		rel = filepath.ToSlash(rel)
+	err = d.walkServed(ctx, d.dir, &stats, func(rel string, fi fs.FileInfo) error {
 		st := statOf(fi)
 		if e, ok := indexed[rel]; ok && e.stat == st && (e.tree || d.opts.NoTrees) {
 			if recheck && d.keyFile(rel, st.Size) {
@@ -202,6 +141,78 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	stats.Bytes += stats.HashedBytes
 	stats.Elapsed = time.Since(start)
 	return stats, nil
+}
+
+// walkServed calls fn for each file under start (the served folder or a
+// folder in it) that the rules serve, with its slash-separated path in
+// the served folder and its FileInfo (the target's, for a symlink), in the
+// walk's order. What the rules leave out is logged and counted in stats.
+// A file's content (a private key) is not checked here: the pass checks
+// it as it hashes.
+func (d *Disk) walkServed(ctx context.Context, start string, stats *ScanStats, fn func(rel string, fi fs.FileInfo) error) error {
+	return walkDir(start, func(p string, de fs.DirEntry, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			d.warn(p, "not served: cannot read", err)
+			stats.Skipped++
+			return nil
+		}
+		rel, err := filepath.Rel(d.dir, p)
+		if err != nil {
+			return err
+		}
+		if p != d.dir && d.skipped(de.Name()) {
+			if de.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if de.IsDir() {
+			if why := d.stateDir(p); why != "" {
+				if p != d.indexDir {
+					d.warn(rel, "not served: "+why, nil)
+					stats.Skipped++
+				}
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		var fi fs.FileInfo
+		switch {
+		case de.Type()&fs.ModeSymlink != 0:
+			// os.Root follows the link only while it stays inside the folder.
+			fi, err = d.root.Stat(rel)
+			if err != nil {
+				d.warn(rel, "not served: symlink leaves the folder or is broken", err)
+				stats.Skipped++
+				return nil
+			}
+			// The target must be one the rules allow to serve.
+			if why := d.linkTarget(p); why != "" {
+				d.warn(rel, "not served: symlink to a file "+why, nil)
+				stats.Skipped++
+				return nil
+			}
+		case de.Type().IsRegular():
+			fi, err = de.Info()
+			if err != nil {
+				return nil // removed while walking
+			}
+		default:
+			return nil
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		if d.isPrivate(fi) {
+			d.warn(rel, "not served: a file named private (the TLS certificate or key)", nil)
+			stats.Skipped++
+			return nil
+		}
+		return fn(filepath.ToSlash(rel), fi)
+	})
 }
 
 // indexedFile is what a pass compares a file on the disk with.

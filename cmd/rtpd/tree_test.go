@@ -113,3 +113,63 @@ func TestURLTree(t *testing.T) {
 		t.Errorf("two folders: exit %d, want 2: %s", code, stderr)
 	}
 }
+
+// TestURLTreeServedOnly: rtpd url --tree lists what the serving rtpd
+// serves and nothing else, by the rules of its index pass: not a private
+// key, not a symlink out of the served folder (to a secret or to
+// /etc/passwd), not a dot-file; a symlink to a served file elsewhere in the
+// served folder is listed. rtpget then fetches the whole tree, which it
+// could not while the manifest listed files rtpd refuses.
+func TestURLTreeServedOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, "models/llama", llama)
+	outside := filepath.Join(t.TempDir(), "secret.txt")
+	os.WriteFile(outside, []byte("a secret beside the served folder"), 0o644)
+	sub := filepath.Join(dir, "models", "llama")
+	os.Symlink(outside, filepath.Join(sub, "link-out"))
+	os.Symlink("/etc/passwd", filepath.Join(sub, "passwd-link"))
+	os.Symlink("../other.txt", filepath.Join(sub, "link-in"))
+	os.Mkdir(filepath.Join(sub, "keys"), 0o755)
+	key := "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ0PH6qQ0yZEqE1bmO3x5m8pW3P4r1k9XfV0oX1t9lZc\n-----END PRIVATE KEY-----\n"
+	os.WriteFile(filepath.Join(sub, "keys", "server.key"), []byte(key), 0o600)
+	os.WriteFile(filepath.Join(sub, ".env"), []byte("TOKEN=x\n"), 0o600)
+	srv := rtpdtest.Start(t, dir, "--listen", "tcp!127.0.0.1!0")
+
+	out, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, "url", "--tree", "--server", srv.Dials[0], sub)
+	if code != 0 {
+		t.Fatalf("rtpd url --tree: exit %d: %s", code, stderr)
+	}
+	u, err := rtpurl.Parse(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("rtpd url --tree printed %q: %v", out, err)
+	}
+	kept, err := os.ReadFile(filepath.Join(dir, ".rtpd", "collections", "blake3-"+u.Hashes[0].Hex()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := collection.Parse(bytes.NewReader(kept), collection.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range m.Entries {
+		paths = append(paths, e.Path)
+	}
+	want := []string{"config.json", "empty", "link-in", "run.sh", "shards/0001.bin"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("the manifest lists %q, want %q", paths, want)
+	}
+	for _, w := range []string{"link-out", "passwd-link", "keys/server.key"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("no warning names %s: %s", w, stderr)
+		}
+	}
+
+	dest := filepath.Join(t.TempDir(), "llama")
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", dest, u.String()); code != 0 {
+		t.Fatalf("rtpget of the tree: exit %d: %s\nrtpd log:\n%s", code, stderr, srv.Log())
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "link-in")); err != nil || string(b) != "not in the tree" {
+		t.Errorf("link-in: %q, %v", b, err)
+	}
+}

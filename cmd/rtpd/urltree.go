@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtp-project/rtp/collection"
 	"github.com/rtp-project/rtp/collstore"
+	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/urn"
@@ -36,7 +40,7 @@ func printTreeURL(c *cli.Context, kinds []urn.Kind, servers []rtpurl.Dial) error
 	if err != nil {
 		return cli.Exit("url --tree: "+err.Error(), 1)
 	}
-	es, err := hashTree(dir, c.Bool(flagHidden))
+	es, err := hashTree(dir, indexDir, c.String(flagIndex), c.Bool(flagHidden))
 	if err != nil {
 		return cli.Exit("url --tree: "+err.Error(), 1)
 	}
@@ -81,50 +85,53 @@ func treeIndexDir(dir, index string) (string, error) {
 	return "", fmt.Errorf("no %s/index.db in %s or a folder above it: start rtpd serve first, or give --%s (the index file of the rtpd that serves it)", store.DefaultIndexDir, dir, flagIndex)
 }
 
-// hashTree hashes the regular files under dir (following symlinks to
-// files) as rtpd serves them: rtpd index folders left out, and dot-files,
-// partial downloads and editor backups unless hidden. A name the path
-// rules refuse is left out with a warning.
-func hashTree(dir string, hidden bool) ([]collection.Entry, error) {
-	var es []collection.Entry
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+// hashTree hashes the files under dir that rtpd serves, by the rules of
+// its index pass (store.WalkServed): rtpd state, symlinks leading out of
+// the served folder or to a file not served, private keys, and dot-files,
+// partial downloads and editor backups unless hidden are left out, with a
+// warning for each. The served folder is the one holding indexDir when
+// the index is in its default place, else dir itself (then a symlink out
+// of dir is left out, even if it stays in the served folder). A name the
+// path rules refuse is left out with a warning.
+func hashTree(dir, indexDir, index string, hidden bool) ([]collection.Entry, error) {
+	root, sub := dir, ""
+	if index == "" {
+		root = filepath.Dir(indexDir)
+		rel, err := filepath.Rel(root, dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if p == dir {
-			return nil
+		if rel != "." {
+			sub = filepath.ToSlash(rel)
 		}
-		name := de.Name()
-		if name == store.DefaultIndexDir || (!hidden && store.Hidden(name)) {
-			if de.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
+	}
+	log := slog.New(cliutil.NewHumanHandler("rtpd", os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := store.Options{Index: index, Hidden: hidden, Logger: log}
+	// Files are opened in the served folder, whose symlinks os.Root
+	// follows only while they stay in it: one swapped after the walk
+	// cannot lead out.
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var es []collection.Entry
+	err = store.WalkServed(context.Background(), root, sub, opts, func(rel string, fi fs.FileInfo) error {
+		if sub != "" {
+			rel = strings.TrimPrefix(rel, sub+"/")
 		}
-		if de.IsDir() {
-			if _, err := os.Lstat(filepath.Join(p, store.MarkerName)); err == nil {
-				return filepath.SkipDir // an index folder
-			}
-			return nil
-		}
-		fi, err := os.Stat(p) // through a symlink
-		if err != nil || !fi.Mode().IsRegular() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
 		if err := collection.CheckPath(rel); err != nil {
 			fmt.Fprintf(os.Stderr, "rtpd: left out of the tree: %v\n", err)
 			return nil
 		}
-		f, err := os.Open(p)
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
 		if err != nil {
 			return err
 		}
 		s, err := urn.HashReader(f, nil)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("%s: %w", rel, err)
 		}
 		es = append(es, collection.Entry{Path: rel, Size: s.N, Exec: fi.Mode().Perm()&0o111 != 0, BLAKE3: s.BLAKE3, SHA256: s.SHA256})
 		if len(es) > collection.DefaultMaxFiles {
