@@ -68,6 +68,15 @@ func (d *Disk) unhashed(path string) error {
 	if abs == d.indexDir || strings.HasPrefix(abs, d.indexDir+string(filepath.Separator)) || d.excluded(path) != "" {
 		return notFound(path)
 	}
+	// The pass walks no symlink to a folder: a file reached through one is
+	// never indexed under this path (and asking for a pass would start one
+	// on every request).
+	parts := strings.Split(path, "/")
+	for i := 1; i < len(parts); i++ {
+		if lfi, err := d.root.Lstat(filepath.Join(parts[:i]...)); err != nil || !lfi.IsDir() {
+			return notFound(path)
+		}
+	}
 	fi, err := d.root.Stat(name)
 	if err != nil || !fi.Mode().IsRegular() || d.isPrivate(fi) {
 		return notFound(path)

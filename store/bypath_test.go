@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -68,5 +69,25 @@ func TestLookupAndListUnder(t *testing.T) {
 	write(t, filepath.Join(dir, "new"), one)
 	if _, err := d.Lookup(ctx, "new"); !errors.Is(err, ErrChanged) {
 		t.Fatalf("Lookup of a file not yet scanned: %v, want ErrChanged", err)
+	}
+
+	// Reached through a symlink to a folder, which the pass does not
+	// walk: not found, and no pass asked for (each request would start
+	// one).
+	if err := os.Symlink("a", filepath.Join(dir, "alink")); err != nil {
+		t.Fatal(err)
+	}
+	scan(t, d)
+	select {
+	case <-d.rescan:
+	default:
+	}
+	if _, err := d.Lookup(ctx, "alink/one"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Lookup through a symlinked folder: %v, want fs.ErrNotExist", err)
+	}
+	select {
+	case <-d.rescan:
+		t.Error("Lookup through a symlinked folder asked for a pass")
+	default:
 	}
 }
