@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,5 +95,39 @@ func TestFlushBehindNotStreamed(t *testing.T) {
 	}
 	if len(out.syncs) != 0 || !bytes.Equal(stream.Bytes(), data) {
 		t.Errorf("%d syncs (want none), %d bytes streamed of %d", len(out.syncs), stream.Len(), len(data))
+	}
+}
+
+// failAfter takes n bytes, then fails every write, as a pipe whose reader
+// left or a full device does.
+type failAfter struct{ n int }
+
+var errGone = errors.New("reader gone")
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		return 0, errGone
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestStreamWriteFails: a stream that stops taking bytes ends the download
+// with its error, at once. (The in-order pass once read the same bytes
+// again and again, at full CPU, and Run never returned.)
+func TestStreamWriteFails(t *testing.T) {
+	dir := t.TempDir()
+	_, u := randomFile(t, dir, 6<<20)
+	ts := serveDir(t, dir, 1)
+	f, err := os.Create(filepath.Join(t.TempDir(), "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = New(Config{URL: withServers(u, ts)}).Run(ctx, f, "", &failAfter{n: 100})
+	if !errors.Is(err, errGone) {
+		t.Fatalf("Run: %v, want the stream's error", err)
 	}
 }

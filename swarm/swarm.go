@@ -516,9 +516,13 @@ type prefixReader struct {
 	d      *Download
 	pos    int64
 	stream io.Writer
+	err    error // the stream's write error, returned from then on
 }
 
 func (r *prefixReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	pl := r.d.plan
 	if r.pos >= pl.size {
 		return 0, io.EOF
@@ -533,7 +537,11 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 
 	if m > 0 && r.stream != nil {
 		if _, werr := r.stream.Write(p[:m]); werr != nil {
-			return m, werr
+			// No bytes: a reader that fills its buffer (io.ReadFull)
+			// drops an error that comes with the last of them, and
+			// would read the same bytes again, for ever.
+			r.err = werr
+			return 0, werr
 		}
 	}
 	r.pos += int64(m)
