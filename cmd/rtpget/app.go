@@ -180,6 +180,10 @@ func newGetter(c *cli.Context) (*getter, error) {
 			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
 		}
 	}
+	// Before anything is fetched, for files and trees alike.
+	if c.Bool(flagForce) && c.Bool(flagNoClob) {
+		return nil, cli.Exit(fmt.Sprintf("--%s and --%s contradict each other", flagForce, flagNoClob), 2)
+	}
 	for _, pos := range []string{flagStall, flagRetryFor} {
 		if c.Duration(pos) <= 0 {
 			return nil, cli.Exit(fmt.Sprintf("--%s must be positive", pos), 2)
@@ -297,9 +301,6 @@ func resolve(ctx context.Context, c *cli.Context, log *slog.Logger, name string)
 // of the first hash, inside -C. What is at that name is looked at by the
 // job: see findOutput.
 func outputName(c *cli.Context, u *rtpurl.URL) (string, error) {
-	if c.Bool(flagForce) && c.Bool(flagNoClob) {
-		return "", cli.Exit(fmt.Sprintf("--%s and --%s contradict each other", flagForce, flagNoClob), 2)
-	}
 	name := c.String(flagOutput)
 	if name == "-" {
 		return name, nil

@@ -405,6 +405,19 @@ func TestTreeSymlinksPlanted(t *testing.T) {
 	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
 		t.Errorf("written outside the target: %v", ents)
 	}
+	// A link where rtpget once wrote its state before renaming it, to a
+	// file of the user's in the target: the file is not written.
+	out3 := t.TempDir()
+	target3 := filepath.Join(out3, "t")
+	os.MkdirAll(filepath.Join(target3, stateDir), 0o755)
+	os.WriteFile(filepath.Join(target3, "notes.txt"), []byte("my notes"), 0o644)
+	os.Symlink("../notes.txt", filepath.Join(target3, stateDir, "state.json.tmp"))
+	if _, stderr, code := getTree(t, addServers(u, srvs...), "-C", out3); code != 0 {
+		t.Errorf("a link at the old state.json.tmp: exit %d, %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target3, "notes.txt")); string(b) != "my notes" {
+		t.Errorf("the user's file the link points to was written: %q", b)
+	}
 }
 
 func TestTreeHostileManifests(t *testing.T) {
@@ -452,11 +465,12 @@ func TestTreeBadUsage(t *testing.T) {
 	big.Length = 1 << 40
 	const srv = "&s=tcp!127.0.0.1!1"
 	for name, args := range map[string][]string{
-		"no dn, no -o": {u.String() + srv},
-		"no l":         {"-o", "x", noL.String() + srv},
-		"l too big":    {"-o", "x", big.String() + srv},
-		"stdout":       {"-o", "-", u.String() + srv},
-		"bad glob":     {"-o", "x", "--include", "[", u.String() + srv},
+		"no dn, no -o":         {u.String() + srv},
+		"no l":                 {"-o", "x", noL.String() + srv},
+		"l too big":            {"-o", "x", big.String() + srv},
+		"stdout":               {"-o", "-", u.String() + srv},
+		"bad glob":             {"-o", "x", "--include", "[", u.String() + srv},
+		"force and no-clobber": {"--force", "--no-clobber", "-o", "x", u.String() + srv},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

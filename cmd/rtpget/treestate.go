@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"syscall"
 
 	"github.com/rtp-project/rtp/collection"
 )
@@ -76,8 +78,11 @@ func (t *treeDir) saveState(st *treeState) error {
 	if err != nil {
 		return err
 	}
-	tmp := stateFile + ".tmp"
-	f, err := t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	// A name of its own each time, created afresh: whatever lies at
+	// another name (a symlink to a user's file planted in .rtpget) is never
+	// opened, so never truncated.
+	tmp := fmt.Sprintf("%s.%x.tmp", stateFile, rand.Uint64())
+	f, err := t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return err
 	}
