@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,5 +223,49 @@ func TestIndexLocked(t *testing.T) {
 	openDisk(t, dir)
 	if _, err := OpenDisk(dir, Options{}); !errors.Is(err, ErrLocked) {
 		t.Errorf("second OpenDisk: %v, want ErrLocked", err)
+	}
+}
+
+// TestScanOutOfDescriptors: a pass that cannot open a folder because the
+// process is out of file descriptors (a flood of connections can do that)
+// fails and keeps the index as it was; it once took every file below for
+// gone and dropped it, to hash it all again on the next pass.
+func TestScanOutOfDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a", "x"), random(t, 100))
+	write(t, filepath.Join(dir, "a", "b", "y"), random(t, 100))
+	write(t, filepath.Join(dir, "top"), random(t, 100))
+	d := openDisk(t, dir)
+	if st := scan(t, d); st.Files != 3 {
+		t.Fatalf("first pass: %+v", st)
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	// The lowest free descriptor: with the limit there, no open succeeds.
+	free := 0
+	for ; ; free++ {
+		if _, err := os.Lstat(fmt.Sprintf("/proc/self/fd/%d", free)); err != nil {
+			break
+		}
+	}
+	low := lim
+	low.Cur = uint64(free)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skipf("cannot lower the descriptor limit: %v", err)
+	}
+	st, err := d.Scan(context.Background())
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if !errors.Is(err, syscall.EMFILE) {
+		t.Errorf("the pass out of descriptors: %+v, %v; want it to fail with EMFILE", st, err)
+	}
+	var n int
+	d.List(context.Background(), func(Entry) error { n++; return nil })
+	if n != 3 {
+		t.Errorf("%d files indexed after it, want the 3 from before", n)
+	}
+	if st := scan(t, d); st.Files != 3 || st.Hashed != 0 {
+		t.Errorf("the pass after: %+v, want 3 files and none hashed again", st)
 	}
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"io/fs"
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -155,6 +158,13 @@ func (d *Disk) walkServed(ctx context.Context, start string, stats *ScanStats, f
 			return cerr
 		}
 		if err != nil {
+			if shortOf(err) {
+				// Out of file descriptors or memory for a moment: the
+				// files below would count as gone and be hashed again
+				// once back. The pass fails, and the index stays as it
+				// was until the next one.
+				return fmt.Errorf("reading %s: %w", p, err)
+			}
 			d.warn(p, "not served: cannot read", err)
 			stats.Skipped++
 			return nil
@@ -586,4 +596,16 @@ func (p *Progress) Stop() {
 	close(p.stop)
 	<-p.done
 	p.report(true)
+}
+
+// shortOf reports whether err says the system is short of something for
+// the moment (file descriptors, memory, buffers), not that the path itself
+// cannot be read.
+func shortOf(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
