@@ -10,9 +10,9 @@ import (
 	"time"
 
 	gmi "git.sr.ht/~adnano/go-gemini"
-	"golang.org/x/net/netutil"
 
 	"github.com/rtp-project/rtp/collstore"
+	"github.com/rtp-project/rtp/internal/netlimit"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
 )
@@ -31,7 +31,8 @@ type ServerConfig struct {
 	// separately writing the response. Zero means 30 s.
 	Timeout time.Duration
 	// MaxConns is how many connections are served at once; more wait to be
-	// accepted. Zero means 256.
+	// accepted. One remote address may hold a quarter of them; more from
+	// it are closed at once. Zero means 256.
 	MaxConns int
 	// Log receives lookup failures. Zero means slog.Default().
 	Log *slog.Logger
@@ -91,7 +92,7 @@ func (s *Server) Listen(d rtpurl.Dial) (net.Listener, error) {
 		Certificates: []tls.Certificate{s.cfg.Cert},
 		MinVersion:   tls.VersionTLS12,
 	}
-	return tls.NewListener(netutil.LimitListener(ln, s.cfg.MaxConns), conf), nil
+	return tls.NewListener(netlimit.Listen(ln, s.cfg.MaxConns, max(s.cfg.MaxConns/4, 1)), conf), nil
 }
 
 // Serve answers requests on ln, a listener from Listen, until ctx is done

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rtp-project/rtp/collstore"
 	"github.com/rtp-project/rtp/gemini"
+	"github.com/rtp-project/rtp/internal/netlimit"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
 	"github.com/rtp-project/rtp/web/metrics"
@@ -69,6 +70,10 @@ type Face struct {
 //go:embed static
 var static embed.FS
 
+// maxConns is how many connections the face serves at once; more wait to
+// be accepted. One remote address may hold a quarter of them.
+const maxConns = 256
+
 // New returns a Face; serve it with Listen and Serve, or as a handler.
 func New(cfg Config) *Face {
 	if cfg.MaxList <= 0 {
@@ -115,6 +120,11 @@ func (f *Face) Listen(d rtpurl.Dial, tlsConf *tls.Config) (net.Listener, error) 
 	if err != nil {
 		return nil, err
 	}
+	// A client that asks for a file and never reads holds its connection
+	// (and a descriptor) as long as it likes: the cap keeps a flood of them
+	// from taking every descriptor rtpd has, and one host from taking
+	// every slot.
+	ln = netlimit.Listen(ln, maxConns, maxConns/4)
 	if d.Proto == rtpurl.TLS {
 		conf := tlsConf.Clone()
 		conf.NextProtos = []string{"h2", "http/1.1"}
