@@ -113,6 +113,12 @@ func findOutput(name string, fromURL bool) (output, error) {
 	}
 	path := name
 	if fi.Mode()&fs.ModeSymlink != 0 {
+		// A device or FIFO named by -o is written through the link, even
+		// one of /proc's that EvalSymlinks cannot follow: /dev/stdout
+		// when it is a pipe, or bash's -o >(cmd).
+		if sfi, err := os.Stat(name); err == nil && !fromURL && sfi.Mode()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0 {
+			return output{path: name, fi: sfi}, nil
+		}
 		if path, err = filepath.EvalSymlinks(name); err != nil {
 			return output{}, fmt.Errorf("%s is a symbolic link to nothing that can be written (%v); rtpget creates no file through a link", show(name), err)
 		}

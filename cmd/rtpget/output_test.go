@@ -224,6 +224,22 @@ func TestOutputFIFO(t *testing.T) {
 	checkMode(t, fifo, os.ModeNamedPipe)
 }
 
+// TestOutputDevStdout: -o /dev/stdout when stdout is a pipe streams into
+// the pipe. /dev/stdout leads through /proc to "pipe:[N]", a link no path
+// resolves, which was once refused as a link to nothing.
+func TestOutputDevStdout(t *testing.T) {
+	data, u, _ := serveRandom(t, 3<<20)
+	out, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", "/dev/stdout", u.String())
+	if code != 0 || out != string(data) {
+		t.Errorf("exit %d, %d bytes on stdout, want 0 and the %d of the file: %s", code, len(out), len(data), stderr)
+	}
+	// A device that takes nothing: exit 1 with its error, at once (it once
+	// spun at full CPU until killed).
+	if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", "/dev/full", u.String()); code != 1 || !strings.Contains(stderr, "no space left") {
+		t.Errorf("-o /dev/full: exit %d, %s; want 1 and ENOSPC", code, stderr)
+	}
+}
+
 // unblockReader ends a reader still waiting in open on fifo (when rtpget
 // never opened it), so the test fails instead of hanging.
 func unblockReader(fifo string) {
