@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rtp-project/rtp/collection"
 	"github.com/rtp-project/rtp/swarm"
 )
 
@@ -96,7 +97,11 @@ func (g *getter) list(c *cli.Context, input string) error {
 		if l.url == nil || c.Bool(flagResolve) {
 			continue
 		}
-		out, err := outputName(c, l.url)
+		pick := outputName
+		if collection.IsCollection(l.url.Types) {
+			pick = treeName // a folder: one there from a run before is resumed
+		}
+		out, err := pick(c, l.url)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s:%d: %v", name, l.n, err))
 			continue

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -533,5 +534,83 @@ func TestTreeKeepsOtherFiles(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(target, "a/data.bin")); string(got) != "edited by hand" {
 		t.Errorf("an edited file was replaced: %q", got)
+	}
+}
+
+// TestTreeInListRerun: a list (-i) holding a tree URL and a file URL runs
+// again, as an interrupted list must: the tree's folder from the first run
+// is resumed, not refused as a name already taken.
+func TestTreeInListRerun(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "a/x.txt", []byte("x"))
+	src.put(t, "y.txt", []byte("yy"))
+	tu := src.manifest(t, "lt")
+	srvs := src.serve(t, 1)
+	list := filepath.Join(t.TempDir(), "list")
+	fu := *tu
+	fu.Types, fu.Name = nil, "manifest.txt" // the manifest itself, as a file
+	os.WriteFile(list, []byte(addServers(tu, srvs...)+"\n"+addServers(&fu, srvs...)+"\n"), 0o644)
+	out := t.TempDir()
+	for run := 1; run <= 2; run++ {
+		if _, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "-q", "-i", list, "-C", out); code != 0 {
+			t.Fatalf("run %d: exit %d, %s", run, code, stderr)
+		}
+	}
+	sameTree(t, filepath.Join(out, "lt"), src.files, nil)
+}
+
+// TestTreeModeKeptPrivate: a file of the user's own with the tree's bytes
+// gets the manifest's x bit where it is readable, and no other bit: a
+// file kept 0600 becomes 0700 (executable in the tree), not 0755, and one
+// kept 0700 that is not executable in the tree becomes 0600.
+func TestTreeModeKeptPrivate(t *testing.T) {
+	src := newSrcTree(t)
+	src.put(t, "run.sh", []byte("#!/bin/sh\n"))
+	src.exec["run.sh"] = true
+	src.put(t, "data.txt", []byte("data"))
+	u := src.manifest(t, "m")
+	out := t.TempDir()
+	target := filepath.Join(out, "m")
+	os.MkdirAll(target, 0o755)
+	for p, mode := range map[string]os.FileMode{"run.sh": 0o600, "data.txt": 0o700} {
+		os.WriteFile(filepath.Join(target, p), src.files[p], mode)
+		os.Chmod(filepath.Join(target, p), mode)
+	}
+	if _, stderr, code := getTree(t, addServers(u, src.serve(t, 1)...), "-C", out); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	for p, want := range map[string]os.FileMode{"run.sh": 0o700, "data.txt": 0o600} {
+		if fi, err := os.Stat(filepath.Join(target, p)); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+}
+
+// TestTreeReusesVerifiedPart: a big file's verified part left in the parts
+// folder (a run that fetched it and could not place it, or was killed in
+// between) is checked and placed, not fetched again; a part with the wrong
+// bytes is fetched again.
+func TestTreeReusesVerifiedPart(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	src := newSrcTree(t)
+	good, bad := randomBytes(r, smallMax+1<<20), randomBytes(r, smallMax+1<<20)
+	src.put(t, "good.bin", good)
+	src.put(t, "bad.bin", bad)
+	src.put(t, "small.txt", []byte("small"))
+	u := src.manifest(t, "r")
+	out := t.TempDir()
+	parts := filepath.Join(out, "r", partsDir)
+	os.MkdirAll(parts, 0o755)
+	os.WriteFile(filepath.Join(parts, fmt.Sprintf("%x", blake3.Sum256(good))), good, 0o644)
+	wrong := slices.Clone(bad)
+	wrong[1000] ^= 1
+	os.WriteFile(filepath.Join(parts, fmt.Sprintf("%x", blake3.Sum256(bad))), wrong, 0o644)
+	s, stderr, code := getTree(t, addServers(u, src.serve(t, 1)...), "-C", out)
+	if code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	sameTree(t, filepath.Join(out, "r"), src.files, nil)
+	if max := int64(len(bad) + 1<<20); s.FetchedBytes < int64(len(bad)) || s.FetchedBytes > max {
+		t.Errorf("fetched %d bytes, want the bad part's %d and the small file's (plus the manifest), not the good part's %d", s.FetchedBytes, len(bad), len(good))
 	}
 }

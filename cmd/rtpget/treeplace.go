@@ -8,12 +8,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rtp-project/rtp/client"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/swarm"
+	"github.com/rtp-project/rtp/urn"
 )
 
 // Placing: verified parts are renamed to their paths in batches. Before a
@@ -60,7 +62,12 @@ func (t *treeFetch) startPlacer() chan<- placement {
 				fi, err := t.dir.place(p.part, p.file.Path)
 				if err != nil {
 					t.failFile(p.file.Path, err)
-					t.dir.parts.Remove(p.part)
+					// A content's own part (HEX) stays for the next
+					// run, which checks it and places it instead of
+					// fetching it again; a copy (HEX.N) is made again.
+					if strings.Contains(p.part, ".") {
+						t.dir.parts.Remove(p.part)
+					}
 					continue
 				}
 				t.mu.Lock()
@@ -141,6 +148,9 @@ func (t *treeFetch) fetchBig(ctx context.Context, c *content) error {
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
+	if t.reusePart(ctx, c) {
+		return nil
+	}
 	partName := c.part + ".part"
 	f, err := t.dir.parts.OpenFile(partName, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -201,6 +211,35 @@ func (t *treeFetch) fetchBig(ctx context.Context, c *content) error {
 	}
 	t.dir.parts.Remove(partName + ".state")
 	return nil
+}
+
+// reusePart reports whether the parts folder holds c's whole part
+// already, with c's hashes: a run before fetched it and could not place it
+// (a file of the user's at its path, a full disk), or stopped between the
+// two. It is hashed again before it is trusted; one that does not match is
+// removed.
+func (t *treeFetch) reusePart(ctx context.Context, c *content) bool {
+	f, err := t.dir.parts.OpenFile(c.part, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != c.size {
+		return false
+	}
+	kinds := []urn.Kind{urn.BLAKE3}
+	if t.sha() {
+		kinds = append(kinds, urn.SHA256)
+	}
+	sums, err := urn.HashReader(ctxReader{ctx, f}, nil, kinds...)
+	if err != nil || sums.BLAKE3 != c.blake3 || t.sha() && sums.SHA256 != c.sha256 {
+		if ctx.Err() == nil {
+			t.dir.parts.Remove(c.part)
+		}
+		return false
+	}
+	t.log.Info("kept from a run before", "file", c.paths[0].Path, "bytes", c.size)
+	return true
 }
 
 // deleteOthers removes, under the target, every file and link the manifest

@@ -268,17 +268,20 @@ func (t *treeFetch) present(e treeFile, have map[contentKey]string) {
 	}
 }
 
-// fixMode gives a present file the manifest's mode (x or not).
+// fixMode gives a present file the manifest's mode, x or not: it sets
+// execute where the file is readable, or clears it, and changes nothing
+// else, so a file the user keeps private stays private.
 func (t *treeFetch) fixMode(e treeFile, fi os.FileInfo) error {
-	exec := fi.Mode().Perm()&0o100 != 0
-	if exec == e.Exec {
+	perm := fi.Mode().Perm()
+	if exec := perm&0o100 != 0; exec == e.Exec {
 		return nil
 	}
-	mode := os.FileMode(0o644)
 	if e.Exec {
-		mode = 0o755
+		perm |= (perm & 0o444) >> 2
+	} else {
+		perm &^= 0o111
 	}
-	return t.dir.root.Chmod(e.Path, mode)
+	return t.dir.root.Chmod(e.Path, perm)
 }
 
 // hashMatches hashes the file at e.Path and compares.
