@@ -531,11 +531,13 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 				return err
 			}
 		case <-stall.C:
-			if len(inflight) > 0 && time.Since(time.Unix(0, lastByte.Load())) > d.cfg.Stall {
-				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
-			}
+			// The OPEN first: a server that never answered it sent no
+			// bytes either, and the OPEN is what it failed to answer.
 			if open != nil && !reopening && time.Since(openSent) > d.cfg.Stall {
 				return fmt.Errorf("%w: OPEN: no answer within %v", ErrStall, d.cfg.Stall)
+			}
+			if len(inflight) > 0 && time.Since(time.Unix(0, lastByte.Load())) > d.cfg.Stall {
+				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
 			}
 		case <-changed:
 		case <-s.Done():
