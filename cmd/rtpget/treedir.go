@@ -9,6 +9,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"lukechampine.com/blake3"
 )
 
 // stateDir is rtpget's folder inside a tree's target: the lock, the
@@ -227,17 +229,25 @@ func (t *treeDir) copyPart(from, to string, exec bool) error {
 	})
 }
 
-// copyIn copies the regular file at p (a file of the tree that is known to
-// hold the content) into a new part.
-func (t *treeDir) copyIn(p, to string, exec bool) error {
+// copyIn copies the regular file at p (a file of the tree found to hold
+// the content, by its hash or its recorded state) into a new part, and
+// checks the bytes it copied against the content's blake3: the file may
+// have changed since it was looked at.
+func (t *treeDir) copyIn(p, to string, exec bool, want [32]byte) error {
 	src, err := t.root.OpenFile(p, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	return t.writePart(to, exec, func(dst *os.File) error {
-		_, err := io.Copy(dst, src)
-		return err
+		h := blake3.New(32, nil)
+		if _, err := io.Copy(io.MultiWriter(dst, h), src); err != nil {
+			return err
+		}
+		if [32]byte(h.Sum(nil)) != want {
+			return fmt.Errorf("%s changed while it was copied", p)
+		}
+		return nil
 	})
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lukechampine.com/blake3"
 )
 
 // TestTreeDirSwappedForLink: a folder rtpget already made (and holds a
@@ -100,5 +103,32 @@ func TestTreeDirKeepsFileThatAppeared(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(target, "s/old")); string(b) != "new" {
 		t.Errorf("placed %q", b)
+	}
+}
+
+// TestTreeDirCopyInChecks: a file of the tree copied into a part for
+// another path is checked as it is copied: bytes that are not the
+// content's (the file changed after it was looked at) make no part.
+func TestTreeDirCopyInChecks(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "t")
+	d, err := openTreeDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	data := []byte("the tree's bytes")
+	os.WriteFile(filepath.Join(target, "a"), data, 0o644)
+	if err := d.copyIn("a", "good", false, blake3.Sum256(data)); err != nil {
+		t.Fatalf("copy of the right bytes: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, partsDir, "good")); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("part: %q, %v", b, err)
+	}
+	err = d.copyIn("a", "bad", false, blake3.Sum256([]byte("other bytes")))
+	if err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Errorf("copy of other bytes: %v, want an error saying the file changed", err)
+	}
+	if _, err := os.Lstat(filepath.Join(target, partsDir, "bad")); err == nil {
+		t.Error("a part of the wrong bytes was left")
 	}
 }

@@ -94,7 +94,7 @@ func (t *treeFetch) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for _, c := range local {
-			if err := dir.copyIn(have[keyOf(c.paths[0])], c.part, c.paths[0].Exec); err != nil {
+			if err := dir.copyIn(have[keyOf(c.paths[0])], c.part, c.paths[0].Exec, c.blake3); err != nil {
 				t.failContent(c, err)
 				continue
 			}
