@@ -172,5 +172,7 @@ a=$(median <"$work/aria")
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo "tree: $files files, $bytes bytes, $big big; $runs rounds${rtt:+, over an emulated link of $rtt RTT and $rate}, medians:"
 echo "  rtpget tree $t s, rtpget one file $o s, aria2c -j 16 from nginx $a s"
-echo "  tree/one $(echo "scale=2; $t / $o" | bc)  (target <= ${rtt:+1.5}${rtt:-1.2})"
+target=1.2
+[ -n "$rtt" ] && target=1.5
+echo "  tree/one $(echo "scale=2; $t / $o" | bc)  (target <= $target)"
 echo "  tree/aria2c $(echo "scale=2; $t / $a" | bc)  (target <= 0.5)"
