@@ -192,10 +192,20 @@ func openPart(part string) (f *os.File, created bool, err error) {
 	if err == nil {
 		created = true
 	} else if errors.Is(err, fs.ErrExist) {
-		f, err = os.OpenFile(part, os.O_RDWR, 0)
+		// A partial download of a run before, unless it is not a
+		// regular file: a link is not followed, a FIFO or device never
+		// written nor removed.
+		if lfi, lerr := os.Lstat(part); lerr == nil && !lfi.Mode().IsRegular() {
+			return nil, false, fmt.Errorf("%s is a %s, but rtpget keeps its partial download there: move it away", show(part), kindOf(lfi))
+		}
+		f, err = os.OpenFile(part, os.O_RDWR|noFollow, 0)
 	}
 	if err != nil {
 		return nil, false, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, false, fmt.Errorf("%s is not a regular file but rtpget keeps its partial download there: move it away", show(part))
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()

@@ -443,3 +443,32 @@ func TestListKeepsExisting(t *testing.T) {
 		t.Errorf("folder holds %q", got)
 	}
 }
+
+// TestOutputPartNotRegular: a FIFO or a symbolic link where rtpget keeps
+// its partial download (NAME.part) is neither written through nor
+// removed: exit 1, saying what is there.
+func TestOutputPartNotRegular(t *testing.T) {
+	_, u, _ := serveRandom(t, 1<<20)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "f.bin")
+	if err := syscall.Mkfifo(out+".part", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", out, u.String())
+	if code != 1 || !strings.Contains(stderr, "is a FIFO") {
+		t.Errorf("a FIFO at .part: exit %d, %s", code, stderr)
+	}
+	checkMode(t, out+".part", os.ModeNamedPipe)
+
+	os.Remove(out + ".part")
+	mine := filepath.Join(dir, "mine.txt")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	os.Symlink(mine, out+".part")
+	_, stderr, code = rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-o", out, u.String())
+	if code != 1 || !strings.Contains(stderr, "is a symbolic link") {
+		t.Errorf("a link at .part: exit %d, %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "mine" {
+		t.Errorf("the file the link points to holds %q", b)
+	}
+}

@@ -291,6 +291,10 @@ func kindOf(fi fs.FileInfo) string {
 		return "folder"
 	case m.IsRegular():
 		return "file"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeDevice != 0:
+		return "device"
 	}
 	return strings.TrimSpace(fmt.Sprintf("%v file", m.Type()))
 }
