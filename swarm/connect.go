@@ -9,25 +9,27 @@ import (
 	"github.com/rtp-project/rtp/wire"
 )
 
-// connect starts a session with p and opens the URL's resource. Each step
-// that waits on the server, the dial with its TLS or QUIC handshake and then
-// the OPEN, must end within the stall timeout, and all of it ends at once
-// with ctx: a server that accepts and never answers costs a stall, never a
-// hang.
+// connect starts a session with p and opens the URL's resource, waiting
+// for the answer (a session that fetches sends its READs behind the OPEN
+// instead: dialOpen). Each step that waits on the server, the dial with
+// its TLS or QUIC handshake and then each OPEN, must end within the stall
+// timeout, and all of it ends at once with ctx: a server that accepts and
+// never answers costs a stall, never a hang.
 func (d *Download) connect(ctx context.Context, p *peer) (*client.Session, wire.Token, error) {
-	var tok wire.Token
-	dctx, cancel := context.WithTimeout(ctx, d.cfg.Stall)
-	s, err := d.dialFn(dctx, p.dial)
-	cancel()
+	s, open, err := d.dialOpen(ctx, p)
 	if err != nil {
-		return nil, tok, d.stalled(ctx, dctx, "connecting", err)
+		return nil, wire.Token{}, err
 	}
 	octx, cancel := context.WithTimeout(ctx, d.cfg.Stall)
-	tok, err = d.openAny(octx, s)
+	err = open.Wait(octx)
 	cancel()
+	tok := open.Token
+	if err != nil {
+		tok, err = d.reopen(ctx, s, d.stalled(ctx, octx, "OPEN", err))
+	}
 	if err != nil {
 		s.Close()
-		return nil, tok, d.stalled(ctx, octx, "OPEN", err)
+		return nil, tok, err
 	}
 	return s, tok, nil
 }

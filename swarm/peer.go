@@ -534,7 +534,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			// The OPEN first: a server that never answered it sent no
 			// bytes either, and the OPEN is what it failed to answer.
 			if open != nil && !reopening && time.Since(openSent) > d.cfg.Stall {
-				return fmt.Errorf("%w: OPEN: no answer within %v", ErrStall, d.cfg.Stall)
+				return d.openStalled()
 			}
 			if len(inflight) > 0 && time.Since(time.Unix(0, lastByte.Load())) > d.cfg.Stall {
 				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
@@ -559,12 +559,18 @@ func (p *peer) awaitOpen(ctx context.Context, s *client.Session, open *client.Ca
 	case <-open.Done:
 		return nil
 	case <-t.C:
-		return fmt.Errorf("%w: OPEN: no answer within %v", ErrStall, p.d.cfg.Stall)
+		return p.d.openStalled()
 	case <-s.Done():
 		return s.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// openStalled is the error of a session whose OPEN, with READs behind
+// it, had no answer within the stall timeout.
+func (d *Download) openStalled() error {
+	return fmt.Errorf("%w: OPEN: no answer within %v", ErrStall, d.cfg.Stall)
 }
 
 var (

@@ -16,7 +16,6 @@ import (
 	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/urn"
-	"github.com/rtp-project/rtp/wire"
 )
 
 // Config configures a download. Zero values mean the defaults given.
@@ -460,21 +459,6 @@ func (d *Download) keep(st *State) {
 	if bad > 0 {
 		d.log.Warn("kept blocks do not match the BLAKE3 tree; fetching them again", "blocks", bad)
 	}
-}
-
-// openAny opens the first of the URL's hashes the server knows.
-func (d *Download) openAny(ctx context.Context, s *client.Session) (tok wire.Token, err error) {
-	for _, h := range d.cfg.URL.Hashes {
-		t, err1 := s.Open(ctx, h.String())
-		if err1 == nil {
-			return t, nil
-		}
-		err = err1
-		if !client.IsPermanent(err1) {
-			return tok, err1
-		}
-	}
-	return tok, err
 }
 
 // fail records a local error (the output can't be written) that ends the run.
