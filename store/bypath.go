@@ -71,11 +71,8 @@ func (d *Disk) unhashed(path string) error {
 	// The pass walks no symlink to a folder: a file reached through one is
 	// never indexed under this path (and asking for a pass would start one
 	// on every request).
-	parts := strings.Split(path, "/")
-	for i := 1; i < len(parts); i++ {
-		if lfi, err := d.root.Lstat(filepath.Join(parts[:i]...)); err != nil || !lfi.IsDir() {
-			return notFound(path)
-		}
+	if parts := strings.Split(path, "/"); !d.realFolders(parts[:len(parts)-1]) {
+		return notFound(path)
 	}
 	fi, err := d.root.Stat(name)
 	if err != nil || !fi.Mode().IsRegular() || d.isPrivate(fi) {

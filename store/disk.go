@@ -110,12 +110,7 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 	if err := writeMarker(indexDir); err != nil {
 		opts.Logger.Warn("cannot mark the index folder; other rtpds serving it may serve the index", "dir", indexDir, "err", err)
 	}
-	var private []os.FileInfo
-	for _, p := range opts.Private {
-		if fi, err := os.Stat(p); err == nil {
-			private = append(private, fi)
-		}
-	}
+	private := statAll(opts.Private)
 	db, err := bbolt.Open(index, 0o644, &bbolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, index)
@@ -152,6 +147,17 @@ func OpenDisk(dir string, opts Options) (*Disk, error) {
 		rescan:   make(chan struct{}, 1),
 		warned:   make(map[string]string),
 	}, nil
+}
+
+// statAll stats the files named, leaving out those that do not exist.
+func statAll(names []string) []os.FileInfo {
+	var fis []os.FileInfo
+	for _, p := range names {
+		if fi, err := os.Stat(p); err == nil {
+			fis = append(fis, fi)
+		}
+	}
+	return fis
 }
 
 // Dir returns the served folder, absolute.

@@ -43,11 +43,7 @@ func WalkServed(ctx context.Context, root, sub string, opts Options, fn func(rel
 	}
 	defer r.Close()
 	d := &Disk{dir: abs, root: r, indexDir: indexDir, opts: opts, log: opts.Logger, warned: make(map[string]string)}
-	for _, p := range opts.Private {
-		if fi, err := os.Stat(p); err == nil {
-			d.private = append(d.private, fi)
-		}
-	}
+	d.private = statAll(opts.Private)
 	start := abs
 	if sub != "" {
 		if why := d.excludedDir(sub); why != "" {
@@ -67,30 +63,26 @@ func WalkServed(ctx context.Context, root, sub string, opts Options, fn func(rel
 // excludedDir says why the folder at rel (slash separated, in the served
 // folder) is never served, or "" when the rules allow it.
 func (d *Disk) excludedDir(rel string) string {
-	if d.stateDir(d.dir) != "" {
-		return "in an rtpd index folder"
+	if why := d.excluded(rel); why != "" {
+		return why
 	}
-	abs := d.dir
-	parts := strings.Split(rel, "/")
-	for i, name := range parts {
-		if name == "" || name == "." || name == ".." {
-			return "not a clean path"
-		}
-		if d.skipped(name) {
-			return "hidden or temporary"
-		}
-		abs = filepath.Join(abs, name)
-		if why := d.stateDir(abs); why != "" {
-			return why
-		}
-		// The pass walks no symlink to a folder.
-		fi, err := d.root.Lstat(filepath.Join(parts[:i+1]...))
-		if err != nil {
-			return err.Error()
-		}
-		if !fi.IsDir() {
-			return "not a folder (a symlink to one is not followed)"
-		}
+	if why := d.stateDir(filepath.Join(d.dir, filepath.FromSlash(rel))); why != "" {
+		return why
+	}
+	if !d.realFolders(strings.Split(rel, "/")) {
+		return "not a folder, or reached through a symlink (the pass follows none to a folder)"
 	}
 	return ""
+}
+
+// realFolders reports whether the path of the names, in the served folder,
+// is a folder reached through folders only, no symlink: the way the pass
+// walks.
+func (d *Disk) realFolders(names []string) bool {
+	for i := range names {
+		if fi, err := d.root.Lstat(filepath.Join(names[:i+1]...)); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
 }

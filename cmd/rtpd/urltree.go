@@ -116,15 +116,16 @@ func hashTree(dir, indexDir, index string, hidden bool) ([]collection.Entry, err
 	}
 	defer r.Close()
 	var es []collection.Entry
-	err = store.WalkServed(context.Background(), root, sub, opts, func(rel string, fi fs.FileInfo) error {
+	err = store.WalkServed(context.Background(), root, sub, opts, func(inRoot string, fi fs.FileInfo) error {
+		rel := inRoot
 		if sub != "" {
-			rel = strings.TrimPrefix(rel, sub+"/")
+			rel = strings.TrimPrefix(inRoot, sub+"/")
 		}
 		if err := collection.CheckPath(rel); err != nil {
 			fmt.Fprintf(os.Stderr, "rtpd: left out of the tree: %v\n", err)
 			return nil
 		}
-		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+		f, err := r.Open(filepath.FromSlash(inRoot))
 		if err != nil {
 			return err
 		}

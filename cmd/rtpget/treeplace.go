@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,10 +61,10 @@ func (t *treeFetch) startPlacer() chan<- placement {
 				fi, err := t.dir.place(p.part, p.file.Path)
 				if err != nil {
 					t.failFile(p.file.Path, err)
-					// A content's own part (HEX) stays for the next
-					// run, which checks it and places it instead of
-					// fetching it again; a copy (HEX.N) is made again.
-					if strings.Contains(p.part, ".") {
+					// A content's own part stays for the next run,
+					// which checks it and places it instead of
+					// fetching it again; a copy is made again.
+					if p.copy {
 						t.dir.parts.Remove(p.part)
 					}
 					continue

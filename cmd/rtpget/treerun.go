@@ -313,9 +313,9 @@ func (t *treeFetch) ready(c *content, pl chan<- placement) {
 			continue
 		}
 		t.count(func(s *treeSummary) { s.Copied++ })
-		out = append(out, placement{part, f})
+		out = append(out, placement{part: part, file: f, copy: true})
 	}
-	pl <- placement{c.part, c.paths[0]}
+	pl <- placement{part: c.part, file: c.paths[0]}
 	for _, p := range out {
 		pl <- p
 	}
@@ -325,4 +325,5 @@ func (t *treeFetch) ready(c *content, pl chan<- placement) {
 type placement struct {
 	part string
 	file treeFile
+	copy bool // a copy of a content's part for a second path, made again if it is not placed
 }

@@ -18,6 +18,21 @@ func dialFrom(t *testing.T, ln net.Listener, src string) net.Conn {
 	return c
 }
 
+// acceptAll accepts on ln until it is closed, handing each connection on.
+func acceptAll(ln net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	return accepted
+}
+
 // closedByServer reports whether the server closed c without a word.
 func closedByServer(c net.Conn) bool {
 	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
@@ -40,16 +55,7 @@ func TestPerHost(t *testing.T) {
 	}
 	ln := Listen(raw, 4, 2)
 	defer ln.Close()
-	accepted := make(chan net.Conn, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	accepted := acceptAll(ln)
 	take := func(what string) net.Conn {
 		select {
 		case c := <-accepted:
@@ -88,16 +94,7 @@ func TestTotal(t *testing.T) {
 	}
 	ln := Listen(raw, 1, 1)
 	defer ln.Close()
-	accepted := make(chan net.Conn, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	accepted := acceptAll(ln)
 	dialFrom(t, ln, "127.0.0.1")
 	c1 := <-accepted
 	dialFrom(t, ln, "127.0.0.2")
