@@ -53,9 +53,13 @@ func (d *Disk) Lookup(ctx context.Context, path string) (Entry, error) {
 	// The same check as Open's: the scan indexed a symlink by its target, a
 	// regular file by itself, and Root.Stat gives both that way.
 	fi, err := d.root.Stat(filepath.FromSlash(path))
-	if err != nil || statOf(fi) != e.stat {
+	if err != nil || !statOf(fi).sameBytes(e.stat) {
 		d.Rescan()
 		return Entry{}, ErrChanged
+	}
+	if statOf(fi) != e.stat {
+		// Only its ctime moved: served while a pass checks its bytes.
+		d.Rescan()
 	}
 	return e, nil
 }

@@ -202,10 +202,14 @@ func (d *Disk) Open(ctx context.Context, h urn.Hash) (Blob, error) {
 			d.Rescan()
 			continue
 		}
-		if err := b.Check(); err != nil {
+		moved, err := b.check()
+		if err != nil {
 			b.Close()
 			d.Rescan()
 			continue
+		}
+		if moved {
+			d.Rescan()
 		}
 		return b, nil
 	}

@@ -17,6 +17,8 @@
 // health, counts for metrics, and Close.
 //
 // A Blob is only good while its file is unchanged: every ReadAt checks the
-// file's size, mtime, ctime and inode after reading and fails with ErrChanged
-// instead of returning bytes that may not match the hash.
+// file's size, mtime and inode after reading and fails with ErrChanged
+// instead of returning bytes that may not match the hash. A ctime that
+// moved alone (chmod) makes the next pass hash the file again while it
+// stays served.
 package store

@@ -70,16 +70,23 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 		return stats, err
 	}
 	found := make(map[string]bool)
+	kept := make(map[string]bool) // served while hashed again: only the ctime moved
 	var todo []scanJob
 	err = d.walkServed(ctx, d.dir, &stats, func(rel string, fi fs.FileInfo) error {
 		st := statOf(fi)
-		if e, ok := indexed[rel]; ok && e.stat == st && (e.tree || d.opts.NoTrees) {
+		if e, ok := indexed[rel]; ok && e.stat.sameBytes(st) && (e.tree || d.opts.NoTrees) {
 			if recheck && d.keyFile(rel, st.Size) {
 				stats.Skipped++
 				return nil
 			}
-			found[rel] = true
-			return nil
+			if e.stat == st {
+				found[rel] = true
+				return nil
+			}
+			// chmod -R on the folder must not make it vanish until each
+			// file's turn comes: the old entry stays until the new one
+			// replaces it (or the hash drops it).
+			kept[rel] = true
 		}
 		todo = append(todo, scanJob{rel: rel, st: st})
 		return nil
@@ -92,7 +99,7 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 	// at once.
 	var gone []string
 	for p := range indexed {
-		if !found[p] {
+		if !found[p] && !kept[p] {
 			gone = append(gone, p)
 		}
 	}
@@ -109,7 +116,7 @@ func (d *Disk) Scan(ctx context.Context) (ScanStats, error) {
 			return stats, err
 		}
 	}
-	stats.Removed = len(gone) - len(todo) + countNew(todo, indexed)
+	stats.Removed = len(gone) - (len(todo) - len(kept)) + countNew(todo, indexed)
 
 	hashed, skipped, err := d.hashAll(ctx, todo, start)
 	stats.Hashed = len(hashed)
