@@ -120,12 +120,17 @@ func Dial(ctx context.Context, d rtpurl.Dial, opts *Options) (*Session, error) {
 			conn.CloseWithError(0, "")
 			return nil, err
 		}
-		return NewSession(&quicStream{st}, func() error { return conn.CloseWithError(0, "") }), nil
+		return NewSession(&quicStream{st, conn}, func() error { return conn.CloseWithError(0, "") }), nil
 	}
 	return nil, fmt.Errorf("dial %s: %w", d, rtpurl.ErrUnknownProto)
 }
 
-type quicStream struct{ *quic.Stream }
+type quicStream struct {
+	*quic.Stream
+	conn *quic.Conn
+}
+
+func (q *quicStream) minRTT() time.Duration { return q.conn.ConnectionStats().MinRTT }
 
 func (q *quicStream) Close() error {
 	q.Stream.CancelRead(0)
@@ -145,6 +150,8 @@ func (q *quicStream) abort() error {
 // of the requests.
 type tcpConn struct{ *net.TCPConn }
 
+func (c tcpConn) minRTT() time.Duration { return tcpMinRTT(c.TCPConn) }
+
 func (c tcpConn) abort() error {
 	c.SetLinger(0)
 	return c.Close()
@@ -154,6 +161,8 @@ type tlsConn struct {
 	*tls.Conn
 	raw *net.TCPConn
 }
+
+func (c tlsConn) minRTT() time.Duration { return tcpMinRTT(c.raw) }
 
 func (c tlsConn) abort() error {
 	c.raw.SetLinger(0)

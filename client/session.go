@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rtp-project/rtp/wire"
 )
@@ -29,8 +30,9 @@ type Session struct {
 	conn    io.ReadWriteCloser
 	onClose func() error // closes what the session owns beyond conn
 
-	wmu sync.Mutex
-	bw  *bufio.Writer
+	wmu    sync.Mutex
+	bw     *bufio.Writer
+	corked int // Cork calls not yet undone: requests wait in bw
 
 	mu      sync.Mutex
 	pending map[wire.Token]*Call
@@ -162,8 +164,45 @@ func (s *Session) send(c *Call, req *wire.Request) {
 
 	var b [64]byte
 	s.wmu.Lock()
-	s.bw.Write(req.Append(b[:0]))
-	err := s.bw.Flush()
+	_, err := s.bw.Write(req.Append(b[:0]))
+	if err == nil && s.corked == 0 {
+		err = s.bw.Flush()
+	}
+	s.wmu.Unlock()
+	if err != nil {
+		s.fail(err)
+	}
+}
+
+// RTT returns the least round trip the session's transport has seen so
+// far (TCP's from the kernel, QUIC's from its acknowledgements), or 0 when
+// it does not know: a network's, without the time requests wait for the
+// server or behind other answers.
+func (s *Session) RTT() time.Duration {
+	if r, ok := s.conn.(interface{ minRTT() time.Duration }); ok {
+		return r.minRTT()
+	}
+	return 0
+}
+
+// Cork holds back the requests started from now on (past the 4 KiB of a
+// buffer) until the matching Uncork, which sends them together: one write,
+// one TLS record, one QUIC frame for many small requests instead of one
+// each. Each Cork needs its Uncork.
+func (s *Session) Cork() {
+	s.wmu.Lock()
+	s.corked++
+	s.wmu.Unlock()
+}
+
+// Uncork undoes a Cork, sending what waits once no Cork is left.
+func (s *Session) Uncork() {
+	s.wmu.Lock()
+	s.corked--
+	var err error
+	if s.corked == 0 {
+		err = s.bw.Flush()
+	}
 	s.wmu.Unlock()
 	if err != nil {
 		s.fail(err)

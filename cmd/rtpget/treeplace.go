@@ -325,7 +325,9 @@ func (t *treeFetch) startWriters(pl chan<- placement) (wait func()) {
 	for range treeWriters {
 		wg.Go(func() {
 			for v := range t.writes {
-				if err := t.dir.writeBytes(v.c.part, v.c.paths[0].Exec, v.b); err != nil {
+				err := t.dir.writeBytes(v.c.part, v.c.paths[0].Exec, v.b)
+				putBuf(v.b)
+				if err != nil {
 					t.failContent(v.c, err)
 					continue
 				}

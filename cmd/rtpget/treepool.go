@@ -36,6 +36,17 @@ const (
 	// flight per session.
 	laneWindow = 16 << 20
 	laneUnit   = laneWindow / 256
+	// A session's window is what carries laneRate at the round trip its
+	// transport measured (TCP's handshake, QUIC's), between laneMin and
+	// laneWindow; the whole window when the transport does not say. On a
+	// short link the small window keeps what is in flight in the CPU's
+	// caches from its arrival to its write: 9,703 files (757 MB) from
+	// three rtpd on loopback took 3.8-4.1 s with 4 MiB against 5.2 s with
+	// 16 MiB, and 4.7 CPU-s against 6.5.
+	laneMin  = 4 << 20
+	laneRate = 400e6 // bytes/s
+	// laneBatch is the most files whose requests wait to go out together.
+	laneBatch = 32
 )
 
 // content is one distinct file content a tree needs, and every path that
@@ -320,6 +331,8 @@ type pending struct {
 	reads []*client.Call
 	buf   []byte
 	units int
+	sent  time.Time // its OPEN was sent
+	reply time.Time // its OPEN was answered
 }
 
 // session sends items' requests on s as long as it has OPENs and there is
@@ -328,6 +341,13 @@ type pending struct {
 func (l *lanes) session(ctx context.Context, si int, s *client.Session) error {
 	srv := l.servers[si]
 	window := make(chan struct{}, laneWindow/laneUnit)
+	// Slots held for good: what the link does not need.
+	if rtt := s.RTT(); rtt > 0 {
+		want := min(max(laneRate*rtt.Seconds(), laneMin), laneWindow)
+		for range int((laneWindow - want) / laneUnit) {
+			window <- struct{}{}
+		}
+	}
 	sent := make(chan *pending, laneWindow/laneUnit)
 	var serr error
 	fin := make(chan struct{})
@@ -348,6 +368,10 @@ func (l *lanes) session(ctx context.Context, si int, s *client.Session) error {
 			}
 		}
 	}()
+	// Requests go out together, up to laneBatch files or until the
+	// window is full, rather than in a write (and a TLS record) each.
+	s.Cork()
+	batched := 0
 	budget := int(srv.budget.Load())
 	for opened := 0; opened < budget; opened++ {
 		it := l.take(si)
@@ -355,6 +379,11 @@ func (l *lanes) session(ctx context.Context, si int, s *client.Session) error {
 			break
 		}
 		units := int(min(max(it.c.size/laneUnit, 1), int64(cap(window))))
+		if len(window)+units > cap(window) || batched == laneBatch {
+			s.Uncork() // what waits goes out before this waits for answers
+			s.Cork()
+			batched = 0
+		}
 		if got := acquireWindow(ctx, s, window, units); got < units {
 			for range got {
 				<-window
@@ -363,7 +392,9 @@ func (l *lanes) session(ctx context.Context, si int, s *client.Session) error {
 			break
 		}
 		sent <- l.send(s, it, units)
+		batched++
 	}
+	s.Uncork()
 	close(sent)
 	<-fin
 	return serr
@@ -387,7 +418,7 @@ func acquireWindow(ctx context.Context, s *client.Session, window chan struct{},
 // send pipelines an item's OPEN and READs.
 func (l *lanes) send(s *client.Session, it *item, units int) *pending {
 	c := it.c
-	p := &pending{it: it, buf: make([]byte, c.size), units: units}
+	p := &pending{it: it, buf: getBuf(c.size), units: units, sent: time.Now()}
 	p.open = s.StartOpen(urn.New(urn.BLAKE3, c.blake3).String())
 	for off := int64(0); off < c.size; off += readSize {
 		n := min(readSize, c.size-off)
@@ -430,6 +461,7 @@ func (l *lanes) receive(ctx context.Context, si int, s *client.Session, p *pendi
 	if err := wait(p.open); err != nil {
 		return failed(err)
 	}
+	p.reply = time.Now()
 	for i, r := range p.reads {
 		err := wait(r)
 		srv.bytes.Add(r.N)
