@@ -64,3 +64,66 @@ func (s *sink) Write(b []byte) (int, error) {
 	s.n += copy(s.p[s.n:], b)
 	return len(b), nil
 }
+
+// filler is a client.Filler over p, counting how it was filled.
+type filler struct {
+	sink
+	direct, writes int
+}
+
+func (f *filler) Unfilled() []byte { return f.p[f.n:] }
+func (f *filler) Filled(n int)     { f.n += n; f.direct += n }
+func (f *filler) Write(b []byte) (int, error) {
+	f.writes++
+	return f.sink.Write(b)
+}
+
+// TestFillerPayloads pipelines READs into destinations that lend their
+// memory: every payload arrives exact, most of the bytes without a copy.
+func TestFillerPayloads(t *testing.T) {
+	data := make([]byte, 3<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := rtpdtest.ServeInProcess(t, dir, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := client.Dial(ctx, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tok, err := s.Open(ctx, urn.New(urn.SHA256, sha256.Sum256(data)).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{1, 4095, 4096, 4097, 300000, 1 << 20, 17, 1<<20 - 3}
+	var fs []*filler
+	var calls []*client.Call
+	off := 0
+	for _, n := range sizes {
+		f := &filler{sink: sink{p: make([]byte, n)}}
+		fs = append(fs, f)
+		calls = append(calls, s.StartRead(tok, uint64(off), uint64(n), f))
+		off += n
+	}
+	direct := 0
+	off = 0
+	for i, c := range calls {
+		if err := c.Wait(ctx); err != nil {
+			t.Fatalf("READ %d: %v", i, err)
+		}
+		if string(fs[i].p) != string(data[off:off+sizes[i]]) || fs[i].n != sizes[i] {
+			t.Fatalf("READ %d of %d bytes: %d arrived, not the file's", i, sizes[i], fs[i].n)
+		}
+		direct += fs[i].direct
+		off += sizes[i]
+	}
+	if direct < off/2 {
+		t.Errorf("%d of %d bytes were read straight into the destinations", direct, off)
+	}
+}

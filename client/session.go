@@ -174,6 +174,25 @@ func (s *Session) send(c *Call, req *wire.Request) {
 	}
 }
 
+// A Filler is a READ destination that lends the memory its bytes go to:
+// the session reads the payload from the connection straight into it
+// rather than through a buffer of its own and Write, saving a copy. It
+// is used while Unfilled has room for the rest of the payload.
+type Filler interface {
+	io.Writer
+	// Unfilled returns the memory the next bytes go to.
+	Unfilled() []byte
+	// Filled records that the first n bytes of Unfilled were written.
+	Filled(n int)
+}
+
+func unfilled(f Filler) []byte {
+	if f == nil {
+		return nil
+	}
+	return f.Unfilled()
+}
+
 // RTT returns the least round trip the session's transport has seen so
 // far (TCP's from the kernel, QUIC's from its acknowledgements), or 0 when
 // it does not know: a network's, without the time requests wait for the
@@ -285,10 +304,26 @@ func (s *Session) receivePayload(br *bufio.Reader, c *Call, h wire.ResponseHeade
 		return fmt.Errorf("%w: %d-byte payload for a READ of at most %d", ErrProtocol, h.Len, c.Length)
 	}
 	var dstErr error
+	filler, _ := c.dst.(Filler)
 	for left := int64(h.Len); left > 0; {
 		var p []byte
 		var err error
 		buffered := br.Buffered() > 0
+		if sp := unfilled(filler); !buffered && dstErr == nil && int64(len(sp)) >= left {
+			// Straight from the connection into the destination's memory.
+			var n int
+			n, err = br.Read(sp[:left])
+			filler.Filled(n)
+			left -= int64(n)
+			c.N += int64(n)
+			if err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return err
+			}
+			continue
+		}
 		if buffered {
 			// Bytes the header read brought along go to dst from br's
 			// buffer, not copied through buf first.

@@ -507,11 +507,15 @@ func (l *lanes) receive(ctx context.Context, si int, s *client.Session, p *pendi
 	return nil
 }
 
-// bufWriter fills p, and fails rather than write past it.
+// bufWriter fills p, and fails rather than write past it. The session
+// reads into it directly (client.Filler).
 type bufWriter struct {
 	p []byte
 	n int
 }
+
+func (w *bufWriter) Unfilled() []byte { return w.p[w.n:] }
+func (w *bufWriter) Filled(n int)     { w.n += n }
 
 func (w *bufWriter) Write(b []byte) (int, error) {
 	if len(b) > len(w.p)-w.n {
