@@ -61,6 +61,8 @@ cleanup() {
 	[ "$outbase" = "$work" ] || rm -rf "$outbase"
 }
 trap cleanup EXIT
+trap "exit 143" TERM
+trap "exit 130" INT
 go build -o "$work/bin/" ./cmd/rtpd ./cmd/rtpget ./bench/tree/maketree ./bench/wan/cmd/wanlink
 bin=$work/bin
 port=18890
@@ -144,8 +146,11 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # Outputs are kept until the end, each round in a folder of its own:
 # deleting 10,000 files just before creating 10,000 more makes ext4 skip
 # the recently freed inodes one by one (find_inode_bit, recently_deleted),
-# a cost of the benchmark's clean-up, not of a download. The tree and the
-# one file alternate which goes first.
+# a cost of the benchmark's clean-up, not of a download. On a tmpfs (-o)
+# they are removed after each round instead: three rounds of 6 GB would
+# take the memory that caches the served files, and the servers would
+# read them from the disk. The tree and the one file alternate which goes
+# first.
 for r in $(seq "$runs"); do
 	out=$outbase/out-$r
 	mkdir -p "$out/aria"
@@ -165,6 +170,7 @@ for r in $(seq "$runs"); do
 		python3 -c "import json,sys; d=json.load(open('$work/tree.out')); print('tree summary:', {k: d[k] for k in ('files','bytes','fetched_files','copied_files','fetched_bytes','servers','elapsed_seconds')})"
 	fi
 	echo "round $r: tree $(tail -1 "$work/tree")s one $(tail -1 "$work/one")s aria2c $(tail -1 "$work/aria")s"
+	[ "$outbase" = "$work" ] || rm -rf "$out"
 done
 t=$(median <"$work/tree")
 o=$(median <"$work/one")

@@ -7,7 +7,8 @@ rtpd serve DIR hashes every regular file below DIR once (sha256 and blake3
 in one pass), keeps the result in a bbolt index (DIR/.rtpd/index.db, or
 --index), and then serves every file by its urn:sha256: and urn:blake3:
 hash over RTP/1 on each --listen dial string (tcp!, tls! or quic!host!port).
-Files added, changed or removed are picked up every --rescan. Without
+Files added, changed or removed are picked up every --rescan, and at once
+on SIGHUP (which does not stop rtpd). Without
 --tls-cert and --tls-key, TLS and QUIC use a self-signed certificate kept
 beside the index; its SHA-256 fingerprint is logged, for rtpget --pin.
 

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -63,6 +65,13 @@ func serveCommand() *cli.Command {
 }
 
 func serve(c *cli.Context) error {
+	// SIGHUP (the terminal closed, or a reload by hand or by a service
+	// manager) asks for a pass at once, as a reload, instead of killing
+	// rtpd: it is taken from the start, and acted on once the backend is
+	// open.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	arg, err := serveBackend(c)
 	if err != nil {
 		return err
@@ -135,6 +144,7 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer backend.Close()
+	go rescanOnHangup(c.Context, hup, backend, log)
 	if counting {
 		met = newMetrics(backend)
 		srvMetrics = met
@@ -358,4 +368,22 @@ func logTCP(log *slog.Logger, r server.TCPReport) {
 		return
 	}
 	log.Info(r.String(), r.Attrs()...)
+}
+
+// rescanOnHangup asks backend for a pass on each SIGHUP, until ctx is done.
+func rescanOnHangup(ctx context.Context, hup <-chan os.Signal, backend any, log *slog.Logger) {
+	r, ok := backend.(interface{ Rescan() })
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if !ok {
+				log.Info("SIGHUP: nothing to look through again")
+				continue
+			}
+			log.Info("SIGHUP: looking for added, changed and removed files now")
+			r.Rescan()
+		}
+	}
 }
