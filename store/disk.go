@@ -247,9 +247,13 @@ func (d *Disk) Watch(ctx context.Context, interval time.Duration) {
 // burst of changes makes one pass), until ctx is done, logging passes that
 // changed something (what names the things counted) and passes that
 // failed. It is the Watch of the disk store and of other backends.
+//
+// A pass that took long spaces the periodic ones (see nextPass); nudges
+// still start one at once.
 func WatchPasses(ctx context.Context, interval time.Duration, nudge <-chan struct{}, log *slog.Logger, what string, scan func(context.Context) (ScanStats, error)) {
-	t := time.NewTicker(interval)
+	t := time.NewTimer(interval)
 	defer t.Stop()
+	next := interval
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,7 +266,19 @@ func WatchPasses(ctx context.Context, interval time.Duration, nudge <-chan struc
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
+		start := time.Now()
 		st, err := scan(ctx)
+		if took := time.Since(start); err == nil && st.Hashed == 0 {
+			// A pass that hashed nothing is the cost of looking.
+			was := next
+			next = nextPass(interval, took)
+			if next > interval && was == interval {
+				log.Info("index passes are slow: looking every "+next.Round(time.Second).String()+" instead of every --rescan (SIGHUP starts one at once)",
+					what, st.Files, "pass", took.Round(time.Millisecond), "rescan", interval)
+			}
+		}
+		t.Stop()
+		t.Reset(next)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("rescan failed", "err", err)
@@ -270,6 +286,17 @@ func WatchPasses(ctx context.Context, interval time.Duration, nudge <-chan struc
 			log.Info("rescan", what, st.Files, "hashed", st.Hashed, "removed", st.Removed, "elapsed", st.Elapsed.Round(time.Millisecond))
 		}
 	}
+}
+
+// passShare is the most of rtpd's time periodic passes may take: a pass
+// that walks a million files (10 s of CPU here) every 30 s would keep a
+// core a third busy for nothing.
+const passShare = 20
+
+// nextPass returns the wait before the next periodic pass, after one that
+// took took: interval, or passShare times the pass if that is longer.
+func nextPass(interval, took time.Duration) time.Duration {
+	return max(interval, passShare*took)
 }
 
 // List calls fn for every indexed file, in path order.

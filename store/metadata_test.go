@@ -3,6 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
 	"os"
 	"path/filepath"
 	"testing"
@@ -126,5 +129,35 @@ func TestContentChangedMtimeKept(t *testing.T) {
 	}
 	if got, err := readAll(d, b3(neu)); err != nil || !bytes.Equal(got, neu) {
 		t.Errorf("new bytes: READ gave %d bytes, %v", len(got), err)
+	}
+}
+
+func TestNextPass(t *testing.T) {
+	for _, c := range []struct{ interval, took, want time.Duration }{
+		{30 * time.Second, 100 * time.Millisecond, 30 * time.Second},
+		{30 * time.Second, 1500 * time.Millisecond, 30 * time.Second},
+		{30 * time.Second, 10 * time.Second, 200 * time.Second},
+		{time.Hour, time.Minute, time.Hour},
+	} {
+		if got := nextPass(c.interval, c.took); got != c.want {
+			t.Errorf("nextPass(%v, %v) = %v, want %v", c.interval, c.took, got, c.want)
+		}
+	}
+}
+
+// TestSlowPassesSpaced: passes of 5 ms every 10 ms would take half the
+// time; spaced to 20 times their length, 400 ms hold about 4, not 26.
+func TestSlowPassesSpaced(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	var passes atomic.Int32
+	WatchPasses(ctx, 10*time.Millisecond, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), "files",
+		func(context.Context) (ScanStats, error) {
+			passes.Add(1)
+			time.Sleep(5 * time.Millisecond)
+			return ScanStats{}, nil
+		})
+	if n := passes.Load(); n < 1 || n > 8 {
+		t.Errorf("%d passes of 5 ms in 400 ms with --rescan 10ms; want 1 to 8", n)
 	}
 }
