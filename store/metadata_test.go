@@ -5,9 +5,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync/atomic"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
