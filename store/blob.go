@@ -41,7 +41,7 @@ func (b *fileBlob) check() (ctimeMoved bool, err error) {
 		return false, err
 	}
 	st := statOf(fi)
-	if !st.sameBytes(b.want) {
+	if !st.sameBytes(b.want) || unlinked(fi) {
 		return false, ErrChanged
 	}
 	return st != b.want, nil

@@ -161,3 +161,39 @@ func TestSlowPassesSpaced(t *testing.T) {
 		t.Errorf("%d passes of 5 ms in 400 ms with --rescan 10ms; want 1 to 8", n)
 	}
 }
+
+// TestLinkedKeptUnlinkedGone: a new hard link moves only the ctime, and
+// the file stays served; removing it (or renaming another file over it)
+// leaves open handles reading the same bytes, but it is served no more.
+func TestLinkedKeptUnlinkedGone(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "f")
+	data := random(t, 3*outboard.GroupSize)
+	write(t, name, data)
+	d := openDisk(t, dir)
+	scan(t, d)
+	b, err := d.Open(context.Background(), sha(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctimeMoves(t, name, func() error {
+		os.Remove(filepath.Join(dir, "link"))
+		return os.Link(name, filepath.Join(dir, "link"))
+	})
+	if got, err := readAll(d, sha(data)); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after a hard link: %d bytes, %v", len(got), err)
+	}
+	if err := os.Remove(filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Open(context.Background(), sha(data)); err == nil {
+		t.Error("a removed file is still opened by its hash")
+	}
+	if _, err := b.ReadAt(make([]byte, 10), 0); err == nil {
+		t.Error("a READ of a removed file succeeded")
+	}
+}

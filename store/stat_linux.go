@@ -24,6 +24,14 @@ func (s fileStat) sameBytes(o fileStat) bool {
 	return s.Size == o.Size && s.Mtime == o.Mtime && s.Inode == o.Inode && s.Dev == o.Dev
 }
 
+// unlinked reports whether fi is of a file no name points to any more
+// (deleted, or replaced by a rename, while open): its bytes are still
+// those hashed, but it is no longer served.
+func unlinked(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
+}
+
 func statOf(fi fs.FileInfo) fileStat {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

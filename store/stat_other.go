@@ -20,6 +20,8 @@ func (s fileStat) sameBytes(o fileStat) bool {
 	return s.Size == o.Size && s.Mtime == o.Mtime && s.Inode == o.Inode && s.Dev == o.Dev
 }
 
+func unlinked(fs.FileInfo) bool { return false }
+
 func statOf(fi fs.FileInfo) fileStat {
 	return fileStat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
 }
