@@ -10,9 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"lukechampine.com/blake3"
-
 	"github.com/rtp-project/rtp/client"
+	"github.com/rtp-project/rtp/outboard"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/wire"
@@ -488,7 +487,7 @@ func (l *lanes) receive(ctx context.Context, si int, s *client.Session, p *pendi
 		}
 	}
 	c := p.it.c
-	if blake3.Sum256(p.buf) != c.blake3 || l.sha && sha256.Sum256(p.buf) != c.sha256 {
+	if outboard.Sum(p.buf) != c.blake3 || l.sha && sha256.Sum256(p.buf) != c.sha256 {
 		l.log.Warn("a server sent bytes that do not match their hash; fetching them elsewhere", "server", srv.dial.String(), "file", c.paths[0].Path)
 		l.requeue(p.it, si, true, fmt.Errorf("%s sent bytes that do not match the hash", srv.dial))
 		return nil
