@@ -26,6 +26,11 @@ const (
 	placeBatch = 2048
 	placeEvery = 500 * time.Millisecond
 	saveEvery  = 2 * time.Second
+	// saveShare: a save (the whole state, under the tree's lock) waits at
+	// least this many times as long as the last one took, so a tree of a
+	// million files, whose state takes a second to write, is not saved
+	// every two seconds.
+	saveShare = 20
 )
 
 // startPlacer starts the goroutine that places what is sent on the
@@ -46,6 +51,7 @@ func (t *treeFetch) startPlacer() chan<- placement {
 		defer dirf.Close()
 		var batch []placement
 		lastSave := time.Now()
+		var saveTook time.Duration
 		flush := func() {
 			if len(batch) == 0 {
 				return
@@ -75,7 +81,8 @@ func (t *treeFetch) startPlacer() chan<- placement {
 				t.mu.Unlock()
 			}
 			batch = batch[:0]
-			if time.Since(lastSave) >= saveEvery {
+			if time.Since(lastSave) >= max(saveEvery, saveShare*saveTook) {
+				start := time.Now()
 				t.mu.Lock()
 				err := t.dir.saveState(t.st)
 				t.mu.Unlock()
@@ -83,6 +90,7 @@ func (t *treeFetch) startPlacer() chan<- placement {
 					t.log.Warn("saving the tree's state failed", "err", err)
 				}
 				lastSave = time.Now()
+				saveTook = lastSave.Sub(start)
 			}
 		}
 		tick := time.NewTicker(placeEvery)
