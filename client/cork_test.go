@@ -13,23 +13,32 @@ import (
 	"github.com/rtp-project/rtp/urn"
 )
 
-// TestCorkAndRTT: requests started under Cork wait until Uncork and then
-// are answered; RTT gives the TCP round trip, on loopback well under the
-// time a request waits for the server.
-func TestCorkAndRTT(t *testing.T) {
-	data := []byte("corked\n")
+// serveAndDial serves data as the one file of an in-process rtpd and
+// returns a session to it, and a context that ends with the test (20 s at
+// most).
+func serveAndDial(t *testing.T, data []byte) (context.Context, *client.Session) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := rtpdtest.ServeInProcess(t, dir, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	s, err := client.Dial(ctx, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return ctx, s
+}
+
+// TestCorkAndRTT: requests started under Cork wait until Uncork and then
+// are answered; RTT gives the TCP round trip, on loopback well under the
+// time a request waits for the server.
+func TestCorkAndRTT(t *testing.T) {
+	data := []byte("corked\n")
+	ctx, s := serveAndDial(t, data)
 	if rtt := s.RTT(); rtt <= 0 || rtt > 100*time.Millisecond {
 		t.Errorf("RTT on loopback: %v", rtt)
 	}
@@ -85,18 +94,7 @@ func TestFillerPayloads(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := rtpdtest.ServeInProcess(t, dir, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s, err := client.Dial(ctx, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, s := serveAndDial(t, data)
 	tok, err := s.Open(ctx, urn.New(urn.SHA256, sha256.Sum256(data)).String())
 	if err != nil {
 		t.Fatal(err)

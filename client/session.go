@@ -306,39 +306,27 @@ func (s *Session) receivePayload(br *bufio.Reader, c *Call, h wire.ResponseHeade
 	var dstErr error
 	filler, _ := c.dst.(Filler)
 	for left := int64(h.Len); left > 0; {
-		var p []byte
+		var n int
 		var err error
-		buffered := br.Buffered() > 0
-		if sp := unfilled(filler); !buffered && dstErr == nil && int64(len(sp)) >= left {
-			// Straight from the connection into the destination's memory.
-			var n int
-			n, err = br.Read(sp[:left])
-			filler.Filled(n)
-			left -= int64(n)
-			c.N += int64(n)
-			if err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return err
-			}
-			continue
-		}
-		if buffered {
+		switch sp := unfilled(filler); {
+		case br.Buffered() > 0:
 			// Bytes the header read brought along go to dst from br's
 			// buffer, not copied through buf first.
-			p, _ = br.Peek(int(min(int64(br.Buffered()), left)))
-		} else {
-			var n int
-			n, err = br.Read(buf[:min(left, int64(len(buf)))])
-			p = buf[:n]
-		}
-		n := len(p)
-		if n > 0 && dstErr == nil {
-			_, dstErr = c.dst.Write(p)
-		}
-		if buffered {
+			p, _ := br.Peek(int(min(int64(br.Buffered()), left)))
+			n = len(p)
+			if dstErr == nil {
+				_, dstErr = c.dst.Write(p)
+			}
 			br.Discard(n)
+		case dstErr == nil && int64(len(sp)) >= left:
+			// Straight from the connection into the destination's memory.
+			n, err = br.Read(sp[:left])
+			filler.Filled(n)
+		default:
+			n, err = br.Read(buf[:min(left, int64(len(buf)))])
+			if n > 0 && dstErr == nil {
+				_, dstErr = c.dst.Write(buf[:n])
+			}
 		}
 		left -= int64(n)
 		c.N += int64(n)

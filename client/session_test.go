@@ -2,17 +2,12 @@ package client_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/rtp-project/rtp/client"
-	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/urn"
 )
 
@@ -41,19 +36,8 @@ func (c *chunks) Write(p []byte) (int, error) {
 func TestPipelinedPayloads(t *testing.T) {
 	data := make([]byte, 3<<20)
 	rand.Read(data)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := rtpdtest.ServeInProcess(t, dir, nil)
 	uri := urn.New(urn.SHA256, sha256.Sum256(data)).String()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s, err := client.Dial(ctx, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, s := serveAndDial(t, data)
 	tok, err := s.Open(ctx, uri)
 	if err != nil {
 		t.Fatal(err)
