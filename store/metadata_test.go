@@ -39,6 +39,19 @@ func ctimeMoves(t *testing.T, name string, change func() error) {
 	t.Fatal("the change never moved the file's ctime")
 }
 
+// oneIndexedFile writes n random bytes to a file f of a new folder and
+// indexes the folder.
+func oneIndexedFile(t *testing.T, n int) (d *Disk, dir, name string, data []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	name = filepath.Join(dir, "f")
+	data = random(t, n)
+	write(t, name, data)
+	d = openDisk(t, dir)
+	scan(t, d)
+	return d, dir, name, data
+}
+
 // TestMetadataChangeKeepsServing is a sysadmin's chmod -R (or chown, or a
 // new hard link) on a served folder: only the files' ctime moves. Before,
 // the pass dropped each such file and hashed it again, so every file of
@@ -96,12 +109,7 @@ func TestMetadataChangeKeepsServing(t *testing.T) {
 // The pass that follows must serve the new bytes under their own hashes
 // and the old hashes no more.
 func TestContentChangedMtimeKept(t *testing.T) {
-	dir := t.TempDir()
-	name := filepath.Join(dir, "f")
-	old := random(t, 40*outboard.GroupSize)
-	write(t, name, old)
-	d := openDisk(t, dir)
-	scan(t, d)
+	d, _, name, old := oneIndexedFile(t, 40*outboard.GroupSize)
 	fi, err := os.Stat(name)
 	if err != nil {
 		t.Fatal(err)
@@ -166,12 +174,7 @@ func TestSlowPassesSpaced(t *testing.T) {
 // the file stays served; removing it (or renaming another file over it)
 // leaves open handles reading the same bytes, but it is served no more.
 func TestLinkedKeptUnlinkedGone(t *testing.T) {
-	dir := t.TempDir()
-	name := filepath.Join(dir, "f")
-	data := random(t, 3*outboard.GroupSize)
-	write(t, name, data)
-	d := openDisk(t, dir)
-	scan(t, d)
+	d, dir, name, data := oneIndexedFile(t, 3*outboard.GroupSize)
 	b, err := d.Open(context.Background(), sha(data))
 	if err != nil {
 		t.Fatal(err)
