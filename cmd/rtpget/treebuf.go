@@ -9,7 +9,11 @@ import (
 // a fresh buffer per file made every page of it fault in and be zeroed,
 // and the garbage collector hand the memory back only for it to fault in
 // again. Writing 757 MB of 9,990 files to tmpfs took 0.40 s from one
-// reused buffer and 1.54 s from a fresh one per file.
+// reused buffer and 1.54 s from a fresh one per file. In rtpget the gain
+// is smaller: the tree's 9,703 small files from three rtpd on loopback,
+// 8 alternating rounds, took 3.0-3.6 s and 3.7-4.0 CPU-s with the lists
+// against 3.0-3.8 s and 3.6-4.4 CPU-s (medians 3.7 and 4.2) without,
+// for 15-18 MB more peak memory.
 //
 // Buffers come in powers of two from 4 KiB to smallMax. They are kept in
 // free lists of at most bufKeep bytes in all, not a sync.Pool, which every
