@@ -84,7 +84,17 @@ func TestTreeLiarBannedAtFirstBadGroup(t *testing.T) {
 			dir := t.TempDir()
 			data, u := randomFile(t, dir, 12<<20+777)
 			ts := serveDir(t, dir, 3)
-			liar := ts[0] // first, so it is sure to get blocks
+			liar := ts[0]
+			// Being listed first does not make sure it gets blocks: the
+			// honest ones hold their READs until it has read some (or 10 s
+			// have passed), so it always has a READ in flight to lie in.
+			for _, h := range ts[1:] {
+				h.wait = func(int64) {
+					for end := time.Now().Add(10 * time.Second); liar.read.Load() == 0 && time.Now().Before(end); {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}
 			// Its one session serves READs one at a time, in chunks of
 			// 256 KiB: sent counts what it sent before this chunk.
 			liar.hook = func(off int64, p []byte) bool {
