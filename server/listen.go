@@ -42,7 +42,7 @@ func (s *Server) Listen(d rtpurl.Dial, tlsConf *tls.Config) (*Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rep.NotSentLowat > 0 || rep.setCongestion != "" {
+		if rep.NotSentLowat > 0 || rep.setCongestion != "" || rep.onRandomLoss != "" {
 			ln = &acceptListener{Listener: ln, rep: rep, log: s.log}
 		}
 		l := &Listener{Dial: rtpurl.DialFromAddr(d.Proto, ln.Addr()), tcp: ln}

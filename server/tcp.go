@@ -69,6 +69,9 @@ type TCPReport struct {
 	setCongestion string
 	sndbufOpt     int
 	sndbufVal     int
+	// onRandomLoss, when set, is the algorithm a connection moves to once
+	// it has seen random loss (see lossWatch).
+	onRandomLoss string
 }
 
 // Short reports whether the send buffer is below the one wanted.
@@ -77,7 +80,7 @@ func (r TCPReport) Short() bool { return r.SendBuffer < r.SendBufferWanted }
 // Attrs are r as slog key-value pairs.
 func (r TCPReport) Attrs() []any {
 	a := []any{
-		"tcp_congestion", r.Congestion, "kernel_default", r.KernelCongestion,
+		"tcp_congestion", r.Congestion, "on_random_loss", r.onRandomLoss, "kernel_default", r.KernelCongestion,
 		"send_buffer", r.SendBuffer, "send_buffer_by", r.SendBufferMethod,
 		"notsent_lowat", r.NotSentLowat,
 	}
@@ -89,8 +92,12 @@ func (r TCPReport) Attrs() []any {
 
 func (r TCPReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tcp: congestion control %s (kernel default %s), send buffer %s by %s",
-		r.Congestion, r.KernelCongestion, mib(r.SendBuffer), r.SendBufferMethod)
+	fmt.Fprintf(&b, "tcp: congestion control %s", r.Congestion)
+	if r.onRandomLoss != "" {
+		fmt.Fprintf(&b, ", %s once a connection sees random loss", r.onRandomLoss)
+	}
+	fmt.Fprintf(&b, " (kernel default %s), send buffer %s by %s",
+		r.KernelCongestion, mib(r.SendBuffer), r.SendBufferMethod)
 	if r.NotSentLowat > 0 {
 		fmt.Fprintf(&b, ", not-sent low-water mark %s", mib(r.NotSentLowat))
 	}
@@ -137,6 +144,9 @@ func (l *acceptListener) Accept() (net.Conn, error) {
 			err = l.rep.setAccepted(rc)
 			if err != nil {
 				l.log.Debug("tcp socket option not set", "remote", c.RemoteAddr(), "err", err)
+			}
+			if err == nil && l.rep.onRandomLoss != "" {
+				return newLossWatch(tc, rc, l.rep.onRandomLoss, l.log), nil
 			}
 		}
 	}

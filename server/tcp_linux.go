@@ -31,7 +31,11 @@ func (o TCPOptions) Resolve() (TCPReport, error) {
 	switch name := o.Congestion; name {
 	case CongestionKernel:
 	case "", CongestionAuto:
-		if unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, "bbr") == nil {
+		bbr := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, "bbr") == nil
+		switch {
+		case bbr && unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, "cubic") == nil:
+			r.Congestion, r.setCongestion, r.onRandomLoss = "cubic", "cubic", "bbr"
+		case bbr:
 			r.Congestion, r.setCongestion = "bbr", "bbr"
 		}
 	default:

@@ -36,6 +36,9 @@ func accepted(t *testing.T, opts TCPOptions) (*net.TCPConn, TCPReport) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if w, ok := sc.(*lossWatch); ok {
+		return w.TCPConn, rep
+	}
 	return sc.(*net.TCPConn), rep
 }
 
@@ -92,12 +95,20 @@ func TestTCPCongestionOnAccepted(t *testing.T) {
 	t.Run("auto", func(t *testing.T) {
 		c, rep := accepted(t, TCPOptions{})
 		got := congestionOf(t, c)
-		want := kernel
-		if _, err := (TCPOptions{Congestion: "bbr"}).Resolve(); err == nil {
+		// cubic, bbr on random loss, when both may be used; else bbr,
+		// else the kernel's.
+		want, then := kernel, ""
+		_, bbrErr := TCPOptions{Congestion: "bbr"}.Resolve()
+		_, cubicErr := TCPOptions{Congestion: "cubic"}.Resolve()
+		switch {
+		case bbrErr == nil && cubicErr == nil:
+			want, then = "cubic", "bbr"
+		case bbrErr == nil:
 			want = "bbr"
 		}
-		if got != want || rep.Congestion != want || rep.KernelCongestion != kernel {
-			t.Errorf("auto: connection uses %s, report %s (kernel %s), want %s (kernel %s; available %v)", got, rep.Congestion, rep.KernelCongestion, want, kernel, available)
+		if got != want || rep.Congestion != want || rep.onRandomLoss != then || rep.KernelCongestion != kernel {
+			t.Errorf("auto: connection uses %s, report %s then %q (kernel %s), want %s then %q (kernel %s; available %v)",
+				got, rep.Congestion, rep.onRandomLoss, rep.KernelCongestion, want, then, kernel, available)
 		}
 	})
 }

@@ -4,6 +4,8 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
+	"net"
 	"syscall"
 )
 
@@ -21,3 +23,5 @@ func (o TCPOptions) Resolve() (TCPReport, error) {
 func (r TCPReport) control(_, _ string, _ syscall.RawConn) error { return nil }
 
 func (r TCPReport) setAccepted(_ syscall.RawConn) error { return nil }
+
+func newLossWatch(c *net.TCPConn, _ syscall.RawConn, _ string, _ *slog.Logger) net.Conn { return c }

@@ -1,0 +1,54 @@
+package server
+
+// tcpSample is what a TCP connection's TCP_INFO says at one moment.
+type tcpSample struct {
+	retrans uint32 // segments sent again so far (tcpi_total_retrans)
+	rtt     uint32 // smoothed round trip, µs
+	minRTT  uint32 // least round trip seen, µs
+	rtos    uint32 // retransmission timeouts so far (tcpi_total_rto)
+}
+
+// randomLosses is how many samples must show loss with no queue near full
+// before a connection is taken to have random loss.
+const randomLosses = 4
+
+// lossLookback is how many samples, taken about a round trip apart, a loss
+// looks back for a full queue: the one that shows the segments sent again,
+// and the two before it, when the queue may have overflowed and drained.
+const lossLookback = 3
+
+// lossWindow tells random loss from a queue that overflows, one sample at a
+// time, about one a round trip. A queue is near full when the smoothed
+// round trip is at least halfway from the least one seen to the largest,
+// and more than 2 ms above the least. A loss-based algorithm fills the
+// queue before every loss it causes, so a loss with no queue near full in
+// its sample or the two before is random. A retransmission timeout counts
+// as a full queue for as long: it empties the queue, and the segments sent
+// again after it come in round trips with no queue.
+type lossWindow struct {
+	prev   tcpSample
+	primed bool
+	maxRTT uint32
+	full   [lossLookback]bool // the last samples' queue near full, newest at n%lossLookback
+	n      int
+	random int
+}
+
+// add takes the next sample and reports whether random loss is now shown.
+func (w *lossWindow) add(s tcpSample) bool {
+	w.maxRTT = max(w.maxRTT, s.rtt)
+	mid := s.minRTT + (w.maxRTT-min(s.minRTT, w.maxRTT))/2
+	w.full[w.n%lossLookback] = s.rtt > s.minRTT+2000 && s.rtt >= mid || s.rtos > w.prev.rtos
+	w.n++
+	if w.primed && s.retrans > w.prev.retrans && s.minRTT > 0 {
+		full := false
+		for _, f := range w.full[:min(w.n, lossLookback)] {
+			full = full || f
+		}
+		if !full {
+			w.random++
+		}
+	}
+	w.prev, w.primed = s, true
+	return w.random >= randomLosses
+}
