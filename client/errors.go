@@ -26,7 +26,13 @@ func IsPermanent(err error) bool {
 	if errors.As(err, &we) {
 		return we.Kind == wire.KindNotFound || we.Kind == wire.KindUnsupportedScheme || errors.Is(we, wire.ErrMalformedURN)
 	}
+	return errors.Is(err, ErrProtocol) || errors.Is(err, fs.ErrNotExist) || IsCertificate(err)
+}
+
+// IsCertificate reports whether err means the server's certificate was
+// refused: it does not verify, or it is not one of Options.Pins. That holds
+// for every resource the server has, until the user trusts it.
+func IsCertificate(err error) bool {
 	var cv *tls.CertificateVerificationError
-	return errors.Is(err, ErrProtocol) || errors.Is(err, fs.ErrNotExist) ||
-		errors.Is(err, ErrNotPinned) || errors.As(err, &cv)
+	return errors.Is(err, ErrNotPinned) || errors.As(err, &cv)
 }

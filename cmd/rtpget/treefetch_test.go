@@ -614,3 +614,40 @@ func TestTreeReusesVerifiedPart(t *testing.T) {
 		t.Errorf("fetched %d bytes, want the bad part's %d and the small file's (plus the manifest), not the good part's %d", s.FetchedBytes, len(bad), len(good))
 	}
 }
+
+// A tree from tcp, tls and quic servers whose certificates rtpget does not
+// trust (no -k): it comes whole over tcp, and the user is told about each
+// refused server a bounded number of times, not once per big file and
+// session.
+func TestTreeRefusedCertificateToldOnce(t *testing.T) {
+	src := newSrcTree(t)
+	src.fill(t, 40, 16<<10, 3)
+	for i := range 6 {
+		data := make([]byte, 5<<20+i)
+		for j := range data {
+			data[j] = byte(j*13 + i)
+		}
+		src.put(t, fmt.Sprintf("big/f%d.bin", i), data)
+	}
+	u := src.manifest(t, "t")
+	srvs := src.serve(t, 3)
+	out := t.TempDir()
+	_, stderr, code := rtpdtest.Run(t, rtpdtest.RTPGet, "-q", "-C", out, addServers(u, srvs...))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sameTree(t, filepath.Join(out, "t"), src.files, src.exec)
+	for _, s := range srvs[1:] {
+		n := 0
+		for _, line := range strings.Split(stderr, "\n") {
+			if strings.Contains(line, s.Dials[0]) {
+				n++
+			}
+		}
+		// Once by the tree, and at most once by each of the two swarms
+		// of big files that may have dialed it at the same time.
+		if n == 0 || n > 1+bigJobs {
+			t.Errorf("%s named in %d lines, want 1 to %d:\n%s", s.Dials[0], n, 1+bigJobs, stderr)
+		}
+	}
+}

@@ -127,6 +127,7 @@ type treeFetch struct {
 	st        *treeState
 	start     time.Time
 	lanes     *lanes
+	refused   *refusals // servers whose certificate was refused
 	sum       treeSummary
 
 	mu       sync.Mutex // guards what follows, and sum's counts

@@ -128,10 +128,9 @@ func (t *treeFetch) newLanes(pl chan<- placement) *lanes {
 	if c.IsSet(flagSessions) {
 		per = c.Int(flagSessions)
 	}
+	t.refused = &refusals{opts: opts, log: t.log}
 	l := &lanes{
-		dialFn: func(ctx context.Context, d rtpurl.Dial) (*client.Session, error) {
-			return client.Dial(ctx, d, &opts)
-		},
+		dialFn: t.refused.dial,
 		perSrv: per, stall: c.Duration(flagStall), retryFor: c.Duration(flagRetryFor), sha: t.sha(), log: t.log,
 		failed: t.failContent,
 	}
@@ -167,8 +166,9 @@ func (t *treeFetch) fetchBig(ctx context.Context, c *content) error {
 	if err := reserve(f, c.size); err != nil {
 		return fmt.Errorf("reserving %d bytes: %w", c.size, err)
 	}
-	u := &rtpurl.URL{Hashes: c.hashes(), Length: c.size, Servers: t.u.Servers}
+	u := &rtpurl.URL{Hashes: c.hashes(), Length: c.size, Servers: t.refused.servers(t.u.Servers)}
 	cfg := t.g.swarmConfig(u, t.log.With("file", c.paths[0].Path))
+	cfg.Dial = t.refused.dial
 	// Patient: a tree's big files are fetched two at a time, and lanes
 	// fetch small ones meanwhile, so a copy of a block still arriving
 	// would take the link from other work for a tail no shorter; only a

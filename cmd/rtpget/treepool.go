@@ -175,7 +175,8 @@ func (l *lanes) lane(ctx context.Context, si int) {
 }
 
 // fail counts a failure of server si; it reports whether the server is
-// now dropped (failing for longer than retryFor).
+// now dropped (failing for longer than retryFor, or at once when its
+// certificate was refused: the dialer has told the user).
 func (l *lanes) fail(si int, err error) bool {
 	srv := l.servers[si]
 	srv.mu.Lock()
@@ -183,13 +184,16 @@ func (l *lanes) fail(si int, err error) bool {
 	if srv.failing.IsZero() {
 		srv.failing = now
 	}
-	drop := !srv.dropped && now.Sub(srv.failing) > l.retryFor
+	refused := client.IsCertificate(err)
+	drop := !srv.dropped && (now.Sub(srv.failing) > l.retryFor || refused)
 	if drop {
 		srv.dropped, srv.why = true, err.Error()
 	}
 	srv.mu.Unlock()
 	if drop {
-		l.log.Warn("dropping a server", "server", srv.dial.String(), "err", err)
+		if !refused {
+			l.log.Warn("dropping a server", "server", srv.dial.String(), "err", err)
+		}
 		l.sweep()
 	}
 	return srv.dropped
