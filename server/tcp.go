@@ -16,6 +16,9 @@ const (
 	CongestionAuto = "auto"
 	// CongestionKernel leaves the kernel's default.
 	CongestionKernel = "kernel"
+	// CongestionAdaptive starts each connection on cubic and moves it to
+	// bbr once it sees random loss (lossWatch). It needs both.
+	CongestionAdaptive = "adaptive"
 )
 
 // DefaultTCPSendBuffer is the send buffer a TCP connection may grow to: room

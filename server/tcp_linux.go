@@ -31,13 +31,16 @@ func (o TCPOptions) Resolve() (TCPReport, error) {
 	switch name := o.Congestion; name {
 	case CongestionKernel:
 	case "", CongestionAuto:
-		bbr := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, "bbr") == nil
-		switch {
-		case bbr && unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, "cubic") == nil:
-			r.Congestion, r.setCongestion, r.onRandomLoss = "cubic", "cubic", "bbr"
-		case bbr:
+		if unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, "bbr") == nil {
 			r.Congestion, r.setCongestion = "bbr", "bbr"
 		}
+	case CongestionAdaptive:
+		for _, name := range []string{"bbr", "cubic"} {
+			if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, name); err != nil {
+				return TCPReport{}, congestionError(name, err)
+			}
+		}
+		r.Congestion, r.setCongestion, r.onRandomLoss = "cubic", "cubic", "bbr"
 	default:
 		if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, name); err != nil {
 			return TCPReport{}, congestionError(name, err)

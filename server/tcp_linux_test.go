@@ -95,15 +95,8 @@ func TestTCPCongestionOnAccepted(t *testing.T) {
 	t.Run("auto", func(t *testing.T) {
 		c, rep := accepted(t, TCPOptions{})
 		got := congestionOf(t, c)
-		// cubic, bbr on random loss, when both may be used; else bbr,
-		// else the kernel's.
 		want, then := kernel, ""
-		_, bbrErr := TCPOptions{Congestion: "bbr"}.Resolve()
-		_, cubicErr := TCPOptions{Congestion: "cubic"}.Resolve()
-		switch {
-		case bbrErr == nil && cubicErr == nil:
-			want, then = "cubic", "bbr"
-		case bbrErr == nil:
+		if _, err := (TCPOptions{Congestion: "bbr"}).Resolve(); err == nil {
 			want = "bbr"
 		}
 		if got != want || rep.Congestion != want || rep.onRandomLoss != then || rep.KernelCongestion != kernel {
