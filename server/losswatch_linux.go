@@ -33,7 +33,7 @@ type lossWatch struct {
 	mu     sync.Mutex
 	w      lossWindow
 	segs   uint32      // segments sent, at the last sample
-	timer  *time.Timer // the next sample; nil once done
+	timer  *time.Timer // the next sample; not reset once moved
 	closed bool
 }
 
@@ -52,9 +52,7 @@ func newLossWatch(c *net.TCPConn, rc syscall.RawConn, to string, log *slog.Logge
 func (c *lossWatch) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	if c.timer != nil {
-		c.timer.Stop()
-	}
+	c.timer.Stop()
 	c.mu.Unlock()
 	return c.TCPConn.Close()
 }

@@ -4,8 +4,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -67,14 +65,8 @@ func TestLossWindow(t *testing.T) {
 // come with the queue far from full on average, and the connection may
 // move: bbr is then the better choice anyway.)
 func TestLossWatchOnEmulatedLinks(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and TUN devices")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skipf("needs /dev/net/tun: %v", err)
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) from iproute2")
+	if err := wan.Usable(); err != nil {
+		t.Skip(err)
 	}
 	if _, err := (TCPOptions{Congestion: CongestionAdaptive}).Resolve(); err != nil {
 		t.Skipf("adaptive: %v", err)

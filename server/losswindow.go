@@ -28,8 +28,7 @@ const lossLookback = 3
 // as a full queue for as long: it empties the queue, and the segments sent
 // again after it come in round trips with no queue.
 type lossWindow struct {
-	prev   tcpSample
-	primed bool
+	prev   tcpSample // the last sample, when n > 0
 	maxRTT uint32
 	full   [lossLookback]bool // the last samples' queue near full, newest at n%lossLookback
 	n      int
@@ -42,7 +41,7 @@ func (w *lossWindow) add(s tcpSample) bool {
 	mid := s.minRTT + (w.maxRTT-min(s.minRTT, w.maxRTT))/2
 	w.full[w.n%lossLookback] = s.rtt > s.minRTT+2000 && s.rtt >= mid || s.rtos > w.prev.rtos
 	w.n++
-	if w.primed && s.retrans > w.prev.retrans && s.minRTT > 0 {
+	if w.n > 1 && s.retrans > w.prev.retrans && s.minRTT > 0 {
 		full := false
 		for _, f := range w.full[:min(w.n, lossLookback)] {
 			full = full || f
@@ -51,6 +50,6 @@ func (w *lossWindow) add(s tcpSample) bool {
 			w.random++
 		}
 	}
-	w.prev, w.primed = s, true
+	w.prev = s
 	return w.random >= randomLosses
 }

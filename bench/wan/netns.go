@@ -3,12 +3,29 @@ package wan
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 
 	"golang.org/x/sys/unix"
 )
+
+// Usable reports why this process cannot make links, or nil when it can:
+// they need root (network namespaces, TUN devices), /dev/net/tun and ip(8).
+func Usable() error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root for network namespaces and TUN devices")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		return fmt.Errorf("needs /dev/net/tun: %w", err)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("needs ip(8) from iproute2")
+	}
+	return nil
+}
 
 // NewNamespace makes a network namespace named prefix and 8 random hex
 // digits, with its loopback up, and returns its name. Remove it with
