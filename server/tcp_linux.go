@@ -147,8 +147,8 @@ func (r TCPReport) setAccepted(c syscall.RawConn) error {
 func congestionError(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return fmt.Errorf("%w: %q is not in this kernel, which offers %s (net.ipv4.tcp_available_congestion_control)",
-			ErrCongestion, name, sysctlString("net/ipv4/tcp_available_congestion_control"))
+		return fmt.Errorf("%w: %q is not in this kernel, which offers %s (net.ipv4.tcp_available_congestion_control); rtpd also takes %s, %s and %s",
+			ErrCongestion, name, sysctlString("net/ipv4/tcp_available_congestion_control"), CongestionAuto, CongestionAdaptive, CongestionKernel)
 	case errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%w: %q needs CAP_NET_ADMIN; without it rtpd may use %s (net.ipv4.tcp_allowed_congestion_control)",
 			ErrCongestion, name, sysctlString("net/ipv4/tcp_allowed_congestion_control"))
