@@ -2,8 +2,11 @@ package urn
 
 import (
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"hash"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -90,73 +93,135 @@ func HashReaderWith(r io.Reader, progress func(int), b3 hash.Hash, kinds ...Kind
 	return hashPipelined(r, first, progress, b3, kinds)
 }
 
-// chunk is a buffer shared by the hashers; the last to finish with it
-// returns it to the pool.
-type chunk struct {
-	buf  *[]byte
-	n    int
+func hashPipelined(r io.Reader, first *[]byte, progress func(int), b3 hash.Hash, kinds []Kind) (Sums, error) {
+	pending := first
+	next := func() (Piece, error) {
+		buf := pending
+		n := chunkSize
+		if buf == nil {
+			buf = chunkPool.Get().(*[]byte)
+			var err error
+			n, err = io.ReadFull(r, *buf)
+			if n == 0 {
+				chunkPool.Put(buf)
+				if err == nil || err == io.ErrUnexpectedEOF {
+					err = io.EOF
+				}
+				return Piece{}, err
+			}
+			if err != nil && err != io.ErrUnexpectedEOF {
+				chunkPool.Put(buf)
+				return Piece{}, err
+			}
+		}
+		pending = nil
+		if progress != nil {
+			progress(n)
+		}
+		return Piece{B: (*buf)[:n], Release: func() { chunkPool.Put(buf) }}, nil
+	}
+	return hashPieces(next, b3, kinds)
+}
+
+// A Piece is part of the input of HashPieces. Release, if not nil, is
+// called once every hash function has read B.
+type Piece struct {
+	B       []byte
+	Release func()
+}
+
+// HashPieces hashes, in order, the pieces next returns until it returns
+// io.EOF, and returns their digests of the given kinds (both when none are
+// given). Each function runs on its own goroutine, over the same pieces.
+// With SHA256 alone, a memory fault while a piece is read (part of a
+// mapped file that was truncated under it) is returned as an error rather
+// than a crash; lukechampine.com/blake3 hashes large writes on goroutines
+// of its own, where a fault can't be caught, so BLAKE3 must not be given
+// memory that may fault.
+func HashPieces(next func() (Piece, error), kinds ...Kind) (Sums, error) {
+	if len(kinds) == 0 {
+		kinds = Kinds
+	}
+	return hashPieces(next, nil, kinds)
+}
+
+// shared is a piece handed to several hash functions: the last to finish
+// with it releases it.
+type shared struct {
+	Piece
 	refs *atomic.Int32
 }
 
-func (c chunk) release() {
-	if c.refs.Add(-1) == 0 {
-		chunkPool.Put(c.buf)
+func (c shared) release() {
+	if c.refs.Add(-1) == 0 && c.Release != nil {
+		c.Release()
 	}
 }
 
-func hashPipelined(r io.Reader, first *[]byte, progress func(int), b3 hash.Hash, kinds []Kind) (Sums, error) {
+func hashPieces(next func() (Piece, error), b3 hash.Hash, kinds []Kind) (Sums, error) {
 	var sums Sums
 	var wg sync.WaitGroup
-	chans := make([]chan chunk, len(kinds))
+	chans := make([]chan shared, len(kinds))
+	faults := make([]error, len(kinds))
 	for i, k := range kinds {
-		chans[i] = make(chan chunk, 4)
+		chans[i] = make(chan shared, 4)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			h := newHash(k, b3)
-			for c := range chans[i] {
-				h.Write((*c.buf)[:c.n])
-				c.release()
-			}
+			faults[i] = hashAll(h, chans[i])
 			h.Sum(sums.of(k)[:0])
 		}()
 	}
-	send := func(buf *[]byte, n int) {
-		c := chunk{buf, n, new(atomic.Int32)}
+	var err error
+	for {
+		var p Piece
+		p, err = next()
+		if err != nil {
+			break
+		}
+		c := shared{p, new(atomic.Int32)}
 		c.refs.Store(int32(len(chans)))
 		for _, ch := range chans {
 			ch <- c
 		}
-		sums.N += int64(n)
-		if progress != nil {
-			progress(n)
-		}
-	}
-	send(first, chunkSize)
-	var err error
-	for {
-		buf := chunkPool.Get().(*[]byte)
-		var n int
-		n, err = io.ReadFull(r, *buf)
-		if n > 0 {
-			send(buf, n)
-		} else {
-			chunkPool.Put(buf)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			err = nil
-			break
-		}
-		if err != nil {
-			break
-		}
+		sums.N += int64(len(p.B))
 	}
 	for _, ch := range chans {
 		close(ch)
 	}
 	wg.Wait()
+	if err == io.EOF {
+		err = errors.Join(faults...)
+	}
 	if err != nil {
 		return Sums{}, err
 	}
 	return sums, nil
+}
+
+// hashAll writes every piece from ch to h. After a memory fault it goes on
+// draining ch, releasing what it is given, and returns the fault.
+func hashAll(h hash.Hash, ch <-chan shared) (err error) {
+	debug.SetPanicOnFault(true)
+	var held *shared
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(interface{ Addr() uintptr })
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("urn: memory fault at %#x while hashing: %v", f.Addr(), r)
+			held.release()
+			for c := range ch {
+				c.release()
+			}
+		}
+	}()
+	for c := range ch {
+		held = &c
+		h.Write(c.B)
+		c.release()
+	}
+	return nil
 }
