@@ -25,7 +25,13 @@ func TestLossWindow(t *testing.T) {
 	}{
 		{"no loss", []tcpSample{at(0, 20), at(0, 21), at(0, 20), at(0, 20), at(0, 20)}, false},
 		{"random loss in two samples", []tcpSample{at(0, 20), at(3, 21), at(3, 20), at(5, 22)}, true},
-		{"random loss in one", []tcpSample{at(0, 20), at(3, 21), at(3, 20), at(3, 20), at(3, 20)}, false},
+		{"random loss in one", []tcpSample{at(0, 20), at(3, 21), at(3, 20), at(3, 20), at(3, 20)}, true},
+		// At 300 ms, a few milliseconds of queue are no full queue: the
+		// loss that comes with them is random.
+		{"a few ms of queue at 300 ms", []tcpSample{
+			{0, 300 * ms, 300 * ms, 0}, {0, 304 * ms, 300 * ms, 0}, {0, 308 * ms, 300 * ms, 0}, {2, 306 * ms, 300 * ms, 0}}, true},
+		{"a full queue at 300 ms", []tcpSample{
+			{0, 300 * ms, 300 * ms, 0}, {0, 360 * ms, 300 * ms, 0}, {0, 400 * ms, 300 * ms, 0}, {2, 390 * ms, 300 * ms, 0}, {9, 310 * ms, 300 * ms, 0}}, false},
 		// A 100 ms queue fills and overflows twice; the back-off drains
 		// it, and the segments lost are sent again in the two samples
 		// after the last that saw it near full.

@@ -11,8 +11,11 @@ type tcpSample struct {
 // randomLosses is how many samples must show loss with no queue near full
 // before a connection is taken to have random loss. Each costs time: cubic
 // at 300 ms and 0.5% loss keeps some 50-100 segments in flight, so a round
-// trip sees a loss only every second or third time.
-const randomLosses = 2
+// trip sees a loss only every second or third time, and traced
+// connections saw their second loss 2-3 s after their first. A loss taken
+// for random that was not moves the connection to bbr, which is what
+// `auto` uses anyway.
+const randomLosses = 1
 
 // lossLookback is how many samples, taken about a round trip apart, a loss
 // looks back for a full queue: the one that shows the segments sent again,
@@ -22,7 +25,11 @@ const lossLookback = 3
 // lossWindow tells random loss from a queue that overflows, one sample at a
 // time, about one a round trip. A queue is near full when the smoothed
 // round trip is at least halfway from the least one seen to the largest,
-// and more than 2 ms above the least. A loss-based algorithm fills the
+// and above the least by more than 2 ms and an eighth of it: at 300 ms a
+// few milliseconds of queue (slow start, the emulator's own scheduling)
+// rise halfway to the largest seen early in a connection, and were taken
+// for a full queue, hiding the random losses that came with them. A
+// loss-based algorithm fills the
 // queue before every loss it causes, so a loss with no queue near full in
 // its sample or the two before is random. A retransmission timeout counts
 // as a full queue for as long: it empties the queue, and the segments sent
@@ -39,7 +46,7 @@ type lossWindow struct {
 func (w *lossWindow) add(s tcpSample) bool {
 	w.maxRTT = max(w.maxRTT, s.rtt)
 	mid := s.minRTT + (w.maxRTT-min(s.minRTT, w.maxRTT))/2
-	w.full[w.n%lossLookback] = s.rtt > s.minRTT+2000 && s.rtt >= mid || s.rtos > w.prev.rtos
+	w.full[w.n%lossLookback] = s.rtt > s.minRTT+max(2000, s.minRTT/8) && s.rtt >= mid || s.rtos > w.prev.rtos
 	w.n++
 	if w.n > 1 && s.retrans > w.prev.retrans && s.minRTT > 0 {
 		full := false
