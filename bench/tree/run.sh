@@ -9,7 +9,7 @@
 # and prints the medians and the ratios tree/one and tree/aria. The first
 # round's outputs are compared with the source (diff -r, cmp).
 #
-#   bench/tree/run.sh [-f FILES] [-b BYTES] [-k BIG] [-n RUNS] [-w RTT [-r RATE]] [-o DIR]
+#   bench/tree/run.sh [-f FILES] [-b BYTES] [-k BIG] [-n RUNS] [-w RTT [-r RATE]] [-o DIR] [-W]
 #
 # (from the module root). Defaults: 10000 files, 2e9 bytes, 10 big files
 # holding half of them (the rest log-uniform 1 B..1 MiB), 3 rounds.
@@ -30,7 +30,8 @@ runs=3
 rtt=
 rate=200M
 outbase=
-while getopts "f:b:k:n:w:r:o:" o; do
+warm=1
+while getopts "f:b:k:n:w:r:o:W" o; do
 	case $o in
 	f) files=$OPTARG ;;
 	b) bytes=$OPTARG ;;
@@ -39,7 +40,8 @@ while getopts "f:b:k:n:w:r:o:" o; do
 	w) rtt=$OPTARG ;;
 	r) rate=$OPTARG ;;
 	o) outbase=$OPTARG ;;
-	*) echo "usage: $0 [-f FILES] [-b BYTES] [-k BIG] [-n RUNS] [-w RTT [-r RATE]] [-o DIR]" >&2; exit 2 ;;
+	W) warm= ;;
+	*) echo "usage: $0 [-f FILES] [-b BYTES] [-k BIG] [-n RUNS] [-w RTT [-r RATE]] [-o DIR] [-W]" >&2; exit 2 ;;
 	esac
 done
 for c in nginx aria2c; do
@@ -138,9 +140,23 @@ tree_url="$tree_url$s"
 one_url=$("$bin/rtpd" url $(printf -- '--server %s ' "${servers[@]}") "$work/serve/one.bin")
 
 # run NAME CMD...: time one run after a sync, append the seconds to $work/NAME.
+#
+# Before each run, a file of the download's size is written in the output
+# folder and deleted (-W turns this off). On a virtual machine that hands
+# free memory back to its host (Linux's free page reporting, as on the
+# machines these figures come from), the first touch of memory that has
+# been free for a few seconds costs about 2.5 s per GB; without this, the
+# second download of a round paid that for most of its 2 GB and the first
+# did not, and round order decided the ratio (tree second 4.8 and 5.0 s,
+# first 3.9 and 3.7 s in one run). Each run now starts on memory freed just
+# before it, as on a machine that keeps its memory.
 run() {
 	local name=$1 t0 t1
 	shift
+	if [ -n "$warm" ]; then
+		head -c "$bytes" /dev/zero >"$outbase/warm.bin"
+		rm -f "$outbase/warm.bin"
+	fi
 	sync
 	t0=$(date +%s.%N)
 	"$@" >"$work/$name.out" 2>>"$work/client.log" || { echo "$name failed"; tail "$work/client.log"; exit 1; }
@@ -153,25 +169,37 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # deleting 10,000 files just before creating 10,000 more makes ext4 skip
 # the recently freed inodes one by one (find_inode_bit, recently_deleted),
 # a cost of the benchmark's clean-up, not of a download. On a tmpfs (-o)
-# they are removed after each round instead: three rounds of 6 GB would
-# take the memory that caches the served files, and the servers would
-# read them from the disk. The tree and the one file alternate which goes
-# first.
+# each is removed after its run instead (settle): three rounds of 6 GB
+# would take the memory that caches the served files, and the servers
+# would read them from the disk. The tree and the one file alternate which
+# goes first.
+#
+# settle NAME PATH: after a run, compare its output with the source in
+# round 1, and on a tmpfs (-o) remove it at once, so that every run starts
+# with the same memory free, not the second of a round with the first's
+# 2 GB still held.
+settle() {
+	local name=$1 path=$2
+	if [ "$r" = 1 ]; then
+		case $name in
+		tree) diff -r -x .rtpget "$path" "$work/serve/tree" || { echo "tree differs"; exit 1; } ;;
+		aria) diff -r "$path" "$work/serve/tree" || { echo "aria2c tree differs"; exit 1; } ;;
+		one) cmp -s "$path" "$work/serve/one.bin" || { echo "one.bin differs"; exit 1; } ;;
+		esac
+	fi
+	[ "$outbase" = "$work" ] || rm -rf "$path"
+}
 for r in $(seq "$runs"); do
 	out=$outbase/out-$r
 	mkdir -p "$out/aria"
-	if [ $((r % 2)) = 1 ]; then
-		run tree "${cli[@]}" "$bin/rtpget" -k -q --json -o "$out/tree" "$tree_url"
-		run one "${cli[@]}" "$bin/rtpget" -k -q -o "$out/one.bin" "$one_url"
-	else
-		run one "${cli[@]}" "$bin/rtpget" -k -q -o "$out/one.bin" "$one_url"
-		run tree "${cli[@]}" "$bin/rtpget" -k -q --json -o "$out/tree" "$tree_url"
-	fi
-	run aria "${cli[@]}" bash -c "cd '$out/aria' && aria2c -q -j 16 --allow-overwrite=true --auto-file-renaming=false -i '$work/aria.txt'"
+	for name in $([ $((r % 2)) = 1 ] && echo tree one || echo one tree) aria; do
+		case $name in
+		tree) run tree "${cli[@]}" "$bin/rtpget" -k -q --json -o "$out/tree" "$tree_url"; settle tree "$out/tree" ;;
+		one) run one "${cli[@]}" "$bin/rtpget" -k -q -o "$out/one.bin" "$one_url"; settle one "$out/one.bin" ;;
+		aria) run aria "${cli[@]}" bash -c "cd '$out/aria' && aria2c -q -j 16 --allow-overwrite=true --auto-file-renaming=false -i '$work/aria.txt'"; settle aria "$out/aria" ;;
+		esac
+	done
 	if [ "$r" = 1 ]; then
-		diff -r -x .rtpget "$out/tree" "$work/serve/tree" || { echo "tree differs"; exit 1; }
-		diff -r "$out/aria" "$work/serve/tree" || { echo "aria2c tree differs"; exit 1; }
-		cmp -s "$out/one.bin" "$work/serve/one.bin" || { echo "one.bin differs"; exit 1; }
 		echo "round 1 outputs identical to the source (diff -r, cmp)"
 		python3 -c "import json,sys; d=json.load(open('$work/tree.out')); print('tree summary:', {k: d[k] for k in ('files','bytes','fetched_files','copied_files','fetched_bytes','servers','elapsed_seconds')})"
 	fi
