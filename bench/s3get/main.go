@@ -46,10 +46,15 @@ var (
 	flagBin     = flag.String("bin", "", "folder with rtpd and rtpget (default: go build them)")
 	flagDir     = flag.String("dir", "", "folder for versitygw's data, rtpd's index and the downloads (default: a temporary folder)")
 	flagVerbose = flag.Bool("v", false, "copy rtpd's log to stderr")
+	flagHash    = flag.String("url-hash", "both", "urns in rtpget's URL: both (blake3 and sha256, each checked, as rtpd url prints) or blake3 (checked against rtpd's tree as the bytes come: what the sha256 pass costs)")
 )
 
 func main() {
 	flag.Parse()
+	if *flagHash != "both" && *flagHash != "blake3" {
+		fmt.Fprintf(os.Stderr, "s3get: -url-hash %q: want both or blake3\n", *flagHash)
+		os.Exit(2)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "s3get:", err)
 		os.Exit(1)
@@ -103,6 +108,9 @@ func run() error {
 	}
 	fmt.Printf("put %d bytes in %s\n", *flagSize, time.Since(start).Round(time.Millisecond))
 	url := fmt.Sprintf("rtp:?u=urn:blake3:%s&u=urn:sha256:%s&l=%d", hexSum(b3), hexSum(sha), *flagSize)
+	if *flagHash == "blake3" {
+		url = fmt.Sprintf("rtp:?u=urn:blake3:%s&l=%d", hexSum(b3), *flagSize)
+	}
 
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte(gw.SecretKey), 0o600); err != nil {
