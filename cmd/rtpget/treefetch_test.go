@@ -360,12 +360,19 @@ func TestTreeIncludeExclude(t *testing.T) {
 	src.put(t, "docs/readme", []byte("read me"))
 	u := src.manifest(t, "part")
 	out := t.TempDir()
-	s, stderr, code := getTree(t, addServers(u, src.serve(t, 1)...), "-C", out, "--include", "*.json", "--exclude", "docs/")
-	if code != 0 || s.Selected != 2 || s.Skipped != 3 {
+	url := addServers(u, src.serve(t, 1)...)
+	s, stderr, code := getTree(t, url, "-C", out, "--include", "*.json", "--exclude", "docs/")
+	if code != 0 || s.Selected != 2 || s.Skipped != 3 || s.SelectedBytes != 9 {
 		t.Fatalf("exit %d, %+v, %s", code, s, stderr)
 	}
 	want := map[string][]byte{"config.json": src.files["config.json"], "a/b/weights.json": src.files["a/b/weights.json"]}
 	sameTree(t, filepath.Join(out, "part"), want, nil)
+	// The last line counts the files and bytes selected, against the
+	// tree's, not the selected files against the tree's bytes.
+	_, stderr, code = rtpdtest.Run(t, rtpdtest.RTPGet, "-k", "-C", out, "--include", "*.json", "--exclude", "docs/", url)
+	if code != 0 || !strings.Contains(stderr, "2 of 5 files, 9 B of 26 B (--include/--exclude)") {
+		t.Errorf("exit %d, last line %q: want 2 of 5 files, 9 B of 26 B", code, stderr)
+	}
 }
 
 func TestTreeSymlinksPlanted(t *testing.T) {

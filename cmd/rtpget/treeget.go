@@ -141,24 +141,25 @@ type treeFetch struct {
 
 // treeSummary is --json's summary of a tree.
 type treeSummary struct {
-	Tree         string       `json:"tree"`
-	Manifest     string       `json:"manifest"`
-	Files        int          `json:"files"` // in the manifest
-	Bytes        int64        `json:"bytes"`
-	Selected     int          `json:"selected_files"` // after --include/--exclude
-	Skipped      int          `json:"skipped_files"`  // excluded by them
-	Present      int          `json:"present_files"`  // already there with their hashes
-	PresentBytes int64        `json:"present_bytes"`
-	Fetched      int          `json:"fetched_files"` // distinct contents fetched
-	Copied       int          `json:"copied_files"`  // paths filled by a local copy of identical content
-	Placed       int          `json:"placed_files"`  // paths written this run
-	FetchedBytes int64        `json:"fetched_bytes"` // payload bytes received, all servers
-	Deleted      int          `json:"deleted_files,omitempty"`
-	Failed       int          `json:"failed_files"`
-	Errors       []string     `json:"errors,omitempty"` // the first 100, "path: why"
-	Servers      []treeServer `json:"servers"`
-	Seconds      float64      `json:"elapsed_seconds"`
-	Verified     []string     `json:"verified"` // hash kinds checked for every file
+	Tree          string       `json:"tree"`
+	Manifest      string       `json:"manifest"`
+	Files         int          `json:"files"` // in the manifest
+	Bytes         int64        `json:"bytes"`
+	Selected      int          `json:"selected_files"` // after --include/--exclude
+	SelectedBytes int64        `json:"selected_bytes"`
+	Skipped       int          `json:"skipped_files"` // excluded by them
+	Present       int          `json:"present_files"` // already there with their hashes
+	PresentBytes  int64        `json:"present_bytes"`
+	Fetched       int          `json:"fetched_files"` // distinct contents fetched
+	Copied        int          `json:"copied_files"`  // paths filled by a local copy of identical content
+	Placed        int          `json:"placed_files"`  // paths written this run
+	FetchedBytes  int64        `json:"fetched_bytes"` // payload bytes received, all servers
+	Deleted       int          `json:"deleted_files,omitempty"`
+	Failed        int          `json:"failed_files"`
+	Errors        []string     `json:"errors,omitempty"` // the first 100, "path: why"
+	Servers       []treeServer `json:"servers"`
+	Seconds       float64      `json:"elapsed_seconds"`
+	Verified      []string     `json:"verified"` // hash kinds checked for every file
 }
 
 type treeServer struct {
@@ -215,8 +216,12 @@ func (t *treeFetch) finish(err error) error {
 	case t.g.c.Bool(flagJSON):
 		(&job{}).encode(os.Stdout, s)
 	case !t.g.c.Bool(flagQuiet) && err == nil:
-		fmt.Fprintf(os.Stderr, "%s: %d files, %s in %.1fs: fetched %d (%s), copied %d, %d already there; verified %s\n",
-			show(t.name), s.Selected, size(t.manifest.Bytes), s.Seconds, s.Fetched, size(s.FetchedBytes), s.Copied, s.Present, strings.Join(s.Verified, " "))
+		what := fmt.Sprintf("%d files, %s", s.Selected, size(s.SelectedBytes))
+		if s.Skipped > 0 {
+			what = fmt.Sprintf("%d of %d files, %s of %s (--include/--exclude)", s.Selected, s.Files, size(s.SelectedBytes), size(s.Bytes))
+		}
+		fmt.Fprintf(os.Stderr, "%s: %s in %.1fs: fetched %d (%s), copied %d, %d already there; verified %s\n",
+			show(t.name), what, s.Seconds, s.Fetched, size(s.FetchedBytes), s.Copied, s.Present, strings.Join(s.Verified, " "))
 	}
 	return err
 }

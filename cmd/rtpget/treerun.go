@@ -48,6 +48,7 @@ func (t *treeFetch) run(ctx context.Context) error {
 			t.sum.Skipped++
 		default:
 			t.sum.Selected++
+			t.sum.SelectedBytes += e.Size
 			sel = append(sel, e)
 		}
 	}
