@@ -511,6 +511,9 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 				// A READ behind an OPEN not yet answered, or failed:
 				// the error may be the OPEN's.
 				if err := p.awaitOpen(ctx, s, open, openSent); err != nil {
+					// f is out of inflight: give its block back here,
+					// or no session of this server takes it again.
+					d.plan.release(f.block, p.idx, f.dup)
 					return err
 				}
 				if open.Err != nil {
@@ -553,6 +556,11 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 // awaitOpen waits for the answer to the session's OPEN, within the stall
 // timeout from when it was sent.
 func (p *peer) awaitOpen(ctx context.Context, s *client.Session, open *client.Call, sent time.Time) error {
+	select {
+	case <-open.Done: // answered (or failed with the session): its error says which
+		return nil
+	default:
+	}
 	t := time.NewTimer(time.Until(sent.Add(p.d.cfg.Stall)))
 	defer t.Stop()
 	select {
