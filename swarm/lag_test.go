@@ -51,11 +51,11 @@ func (p *pace) wait(n int, from time.Time) {
 	time.Sleep(time.Until(at))
 }
 
-// lagProxy stands for a long or slow path to a server: a TCP proxy on
-// loopback that delays every byte by delay each way and paces the
-// server's bytes through a pace, one for each connection (perConn) or one
-// for all of them (link). It is closed when the test ends.
-func lagProxy(t *testing.T, to rtpurl.Dial, delay time.Duration, perConn float64, link *pace) rtpurl.Dial {
+// testProxy listens on loopback and runs handle on a goroutine of its own
+// for each connection accepted. When the test ends it stops accepting,
+// closes the accepted connections and those handle passed to track, and
+// waits for every handle to return.
+func testProxy(t *testing.T, handle func(c net.Conn, track func(net.Conn))) rtpurl.Dial {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,42 +64,62 @@ func lagProxy(t *testing.T, to rtpurl.Dial, delay time.Duration, perConn float64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
+	closed := false
+	track := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			c.Close()
+			return
+		}
+		conns = append(conns, c)
+	}
 	t.Cleanup(func() {
 		l.Close()
 		mu.Lock()
+		closed = true
 		for _, c := range conns {
 			c.Close()
 		}
 		mu.Unlock()
 		wg.Wait()
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			s, err := net.Dial("tcp", to.Address())
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, s)
-			mu.Unlock()
-			p := link
-			if perConn > 0 {
-				p = &pace{rate: perConn}
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); delayLine(s, c, delay, nil) }()
-			go func() { defer wg.Done(); delayLine(c, s, delay, p) }()
+			track(c)
+			wg.Go(func() { handle(c, track) })
 		}
-	}()
+	})
 	ap := netip.MustParseAddrPort(l.Addr().String())
 	return rtpurl.Dial{Proto: rtpurl.TCP, Host: ap.Addr().String(), Port: int(ap.Port())}
+}
+
+// lagProxy stands for a long or slow path to a server: a TCP proxy on
+// loopback that delays every byte by delay each way and paces the
+// server's bytes through a pace, one for each connection (perConn) or one
+// for all of them (link). It is closed when the test ends.
+func lagProxy(t *testing.T, to rtpurl.Dial, delay time.Duration, perConn float64, link *pace) rtpurl.Dial {
+	t.Helper()
+	return testProxy(t, func(c net.Conn, track func(net.Conn)) {
+		s, err := net.Dial("tcp", to.Address())
+		if err != nil {
+			c.Close()
+			return
+		}
+		track(s)
+		p := link
+		if perConn > 0 {
+			p = &pace{rate: perConn}
+		}
+		up := make(chan struct{})
+		go func() { delayLine(s, c, delay, nil); close(up) }()
+		delayLine(c, s, delay, p)
+		<-up
+	})
 }
 
 // delayLine copies src to dst, each chunk delay after it was read and

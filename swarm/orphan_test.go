@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net"
-	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,56 +16,25 @@ import (
 // READs), having passed nothing back, and passes every later one through.
 func cutFirst(t *testing.T, to rtpurl.Dial, n int) rtpurl.Dial {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
 	var first atomic.Bool
 	first.Store(true)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			if first.Swap(false) {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer c.Close()
-					io.ReadFull(c, make([]byte, n))
-				}()
-				continue
-			}
-			s, err := net.Dial("tcp", to.Address())
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, s)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(s, c); s.Close() }()
-			go func() { defer wg.Done(); io.Copy(c, s); c.Close() }()
+	return testProxy(t, func(c net.Conn, track func(net.Conn)) {
+		defer c.Close()
+		if first.Swap(false) {
+			io.ReadFull(c, make([]byte, n))
+			return
 		}
-	}()
-	ap := netip.MustParseAddrPort(l.Addr().String())
-	return rtpurl.Dial{Proto: rtpurl.TCP, Host: ap.Addr().String(), Port: int(ap.Port())}
+		s, err := net.Dial("tcp", to.Address())
+		if err != nil {
+			return
+		}
+		track(s)
+		up := make(chan struct{})
+		go func() { io.Copy(s, c); s.Close(); close(up) }()
+		io.Copy(c, s)
+		c.Close()
+		<-up
+	})
 }
 
 // A session whose connection dies with its OPEN unanswered and READs in

@@ -96,25 +96,19 @@ func HashReaderWith(r io.Reader, progress func(int), b3 hash.Hash, kinds ...Kind
 func hashPipelined(r io.Reader, first *[]byte, progress func(int), b3 hash.Hash, kinds []Kind) (Sums, error) {
 	pending := first
 	next := func() (Piece, error) {
-		buf := pending
-		n := chunkSize
+		buf, n := pending, chunkSize
+		pending = nil
 		if buf == nil {
 			buf = chunkPool.Get().(*[]byte)
 			var err error
 			n, err = io.ReadFull(r, *buf)
-			if n == 0 {
-				chunkPool.Put(buf)
-				if err == nil || err == io.ErrUnexpectedEOF {
-					err = io.EOF
-				}
-				return Piece{}, err
-			}
-			if err != nil && err != io.ErrUnexpectedEOF {
+			switch {
+			case err == io.ErrUnexpectedEOF: // the short last chunk
+			case err != nil: // io.EOF at the end, or a read error
 				chunkPool.Put(buf)
 				return Piece{}, err
 			}
 		}
-		pending = nil
 		if progress != nil {
 			progress(n)
 		}
@@ -200,11 +194,23 @@ func hashPieces(next func() (Piece, error), b3 hash.Hash, kinds []Kind) (Sums, e
 	return sums, nil
 }
 
-// hashAll writes every piece from ch to h. After a memory fault it goes on
-// draining ch, releasing what it is given, and returns the fault.
-func hashAll(h hash.Hash, ch <-chan shared) (err error) {
+// hashAll writes every piece from ch to h and releases it. After a memory
+// fault it only releases what it is given, and returns the fault.
+func hashAll(h hash.Hash, ch <-chan shared) error {
 	debug.SetPanicOnFault(true)
-	var held *shared
+	var err error
+	for c := range ch {
+		if err == nil {
+			err = write(h, c.B)
+		}
+		c.release()
+	}
+	return err
+}
+
+// write writes b to h, and returns a memory fault while reading b as an
+// error (see HashPieces).
+func write(h hash.Hash, b []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(interface{ Addr() uintptr })
@@ -212,16 +218,8 @@ func hashAll(h hash.Hash, ch <-chan shared) (err error) {
 				panic(r)
 			}
 			err = fmt.Errorf("urn: memory fault at %#x while hashing: %v", f.Addr(), r)
-			held.release()
-			for c := range ch {
-				c.release()
-			}
 		}
 	}()
-	for c := range ch {
-		held = &c
-		h.Write(c.B)
-		c.release()
-	}
+	h.Write(b)
 	return nil
 }

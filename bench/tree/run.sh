@@ -115,6 +115,7 @@ CONF
 "${srv[@]}" nginx -c "$work/nginx.conf" &
 pids+=($!)
 servers=()
+declare -A rtpd_pid
 i=0
 for proto in tcp tls quic; do
 	i=$((i + 1))
@@ -122,14 +123,13 @@ for proto in tcp tls quic; do
 	mkdir -p "$work/idx-$proto"
 	"${srv[@]}" "$bin/rtpd" serve --index "$work/idx-$proto/index.db" --listen "$d" "$work/serve" 2>"$work/rtpd-$proto.log" &
 	pids+=($!)
-	declare "pid_$proto=$!"
+	rtpd_pid[$proto]=$!
 	servers+=("$d")
 done
 for proto in tcp tls quic; do
-	pid=pid_$proto
 	for _ in $(seq 3000); do
 		grep -q 'listening on' "$work/rtpd-$proto.log" && break
-		kill -0 "${!pid}" 2>/dev/null || break # exited: a port taken, say
+		kill -0 "${rtpd_pid[$proto]}" 2>/dev/null || break # exited: a port taken, say
 		sleep 0.2
 	done
 	grep -q 'listening on' "$work/rtpd-$proto.log" || { cat "$work/rtpd-$proto.log"; exit 1; }
