@@ -19,7 +19,7 @@ import (
 // ServeGemini answers one request:
 //
 //   - gemini+rtp://HOST/PATH or gemini://HOST/PATH for a file:
-//     31 and its rtp: URL (blake3 and sha256 urns, length, the advertised
+//     31 and its rtp: URL (the urns of ServerConfig.URNs, length, the advertised
 //     servers, dn);
 //   - gemini+rtp://HOST/PATH/ (ending in /) for a folder, with
 //     ServerConfig.Trees: 30 and the rtp: URL of the folder's tree (a
@@ -83,7 +83,7 @@ func cleanPath(p string) (rel string, dirOnly bool) {
 // Gemini's meta limit.
 func (s *Server) redirect(w gmi.ResponseWriter, u *url.URL, e store.Entry) {
 	ru := rtpurl.URL{
-		Hashes:  e.Hashes(),
+		Hashes:  e.URNs(s.cfg.URNs),
 		Length:  e.Size,
 		Servers: s.servers(u.Hostname()),
 		Name:    path.Base(e.Path),
@@ -165,7 +165,7 @@ func (s *Server) listing(ctx context.Context, w gmi.ResponseWriter, u *url.URL, 
 			}
 			return nil
 		}
-		ru := rtpurl.URL{Hashes: e.Hashes(), Length: e.Size, Servers: servers, Name: name}
+		ru := rtpurl.URL{Hashes: e.URNs(s.cfg.URNs), Length: e.Size, Servers: servers, Name: name}
 		_, err := fmt.Fprintf(w, "=> %s %s (%d bytes)\n%s\n", link(e.Path), label(name), e.Size, ru.String())
 		return err
 	})

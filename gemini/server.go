@@ -15,6 +15,7 @@ import (
 	"github.com/rtp-project/rtp/internal/netlimit"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/urn"
 )
 
 // ServerConfig configures a Server.
@@ -44,6 +45,9 @@ type ServerConfig struct {
 	// Root is the served folder, for the executable bits of a tree's files
 	// (the index keeps no modes). Zero means none is marked executable.
 	Root string
+	// URNs are the urns a file's rtp: URL lists, in order. Zero means
+	// blake3 alone (see store.Entry.URNs).
+	URNs []urn.Kind
 }
 
 // Server is rtpd's Gemini face: gemini+rtp://host/PATH (or gemini://)

@@ -51,7 +51,7 @@ func (s *Server) redirectTree(ctx context.Context, w gmi.ResponseWriter, u inter
 		}
 	}
 	ru := rtpurl.URL{
-		Hashes:  sums.Hashes(),
+		Hashes:  sums.URNs(s.cfg.URNs),
 		Length:  sums.N,
 		Servers: s.servers(u.Hostname()),
 		Types:   []string{collection.MediaType},

@@ -73,7 +73,7 @@ func TestTreeName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !collection.IsCollection(u.Types) || u.Name != "isos" || len(u.Servers) != 1 || u.Servers[0] != l.Dial {
+		if !collection.IsCollection(u.Types) || u.Name != "isos" || len(u.Hashes) != 1 || u.Hashes[0].Kind != urn.BLAKE3 || len(u.Servers) != 1 || u.Servers[0] != l.Dial {
 			t.Fatalf("tree URL %s", meta)
 		}
 		sess, err := client.Dial(ctx, u.Servers[0], nil)
@@ -81,7 +81,7 @@ func TestTreeName(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sess.Close()
-		tok, err := sess.Open(ctx, u.Hashes[1].String())
+		tok, err := sess.Open(ctx, u.Hashes[0].String())
 		if err != nil {
 			t.Fatalf("OPEN of the tree's manifest: %v", err)
 		}

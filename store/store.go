@@ -64,6 +64,13 @@ func (e Entry) Hashes() []urn.Hash {
 	return []urn.Hash{urn.New(urn.BLAKE3, e.BLAKE3), urn.New(urn.SHA256, e.SHA256)}
 }
 
+// URNs returns the entry's urns of the given kinds, in their order: what an
+// rtp: URL for it lists. No kinds means blake3 alone, the urn a client
+// checks as the bytes arrive.
+func (e Entry) URNs(kinds []urn.Kind) []urn.Hash {
+	return urn.Sums{SHA256: e.SHA256, BLAKE3: e.BLAKE3}.URNs(kinds)
+}
+
 var (
 	_ Store      = (*Disk)(nil)
 	_ TreeOpener = (*Disk)(nil)

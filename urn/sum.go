@@ -29,6 +29,22 @@ type Sums struct {
 // Hashes returns both urns, blake3 first.
 func (s Sums) Hashes() []Hash { return []Hash{New(BLAKE3, s.BLAKE3), New(SHA256, s.SHA256)} }
 
+// URNs returns the urns of the given kinds, in their order: what an rtp:
+// URL lists. No kinds means blake3 alone, the urn a client checks as the
+// bytes arrive.
+func (s Sums) URNs(kinds []Kind) []Hash {
+	if len(kinds) == 0 {
+		kinds = []Kind{BLAKE3}
+	}
+	hs := make([]Hash, 0, len(kinds))
+	for _, k := range kinds {
+		if k == SHA256 || k == BLAKE3 {
+			hs = append(hs, New(k, s.Of(k)))
+		}
+	}
+	return hs
+}
+
 // Of returns the sum of kind k.
 func (s Sums) Of(k Kind) [Size]byte {
 	if k == BLAKE3 {

@@ -20,6 +20,7 @@ import (
 	"github.com/rtp-project/rtp/internal/netlimit"
 	"github.com/rtp-project/rtp/rtpurl"
 	"github.com/rtp-project/rtp/store"
+	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/web/metrics"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// file's gemini+rtp:// name (its host replaced like Advertise's). Zero
 	// means the page shows no Gemini names.
 	Gemini []rtpurl.Dial
+	// URNs are the urns a file's rtp: URL lists, in order. Zero means
+	// blake3 alone (see store.Entry.URNs).
+	URNs []urn.Kind
 	// Live gives the figures the page shows live. Zero means none.
 	Live func() metrics.Live
 	// CountBlob is called after each blob request with its status code and

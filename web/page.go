@@ -111,7 +111,7 @@ func (f *Face) page(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Face) row(e store.Entry, servers []rtpurl.Dial, gemini string) file {
-	u := rtpurl.URL{Hashes: e.Hashes(), Length: e.Size, Servers: servers, Name: path.Base(e.Path)}
+	u := rtpurl.URL{Hashes: e.URNs(f.cfg.URNs), Length: e.Size, Servers: servers, Name: path.Base(e.Path)}
 	hs := e.Hashes() // blake3 first
 	fl := file{
 		Path:   e.Path,

@@ -32,7 +32,7 @@ func (f *Face) tree(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		s, serr := f.cfg.Trees.Save(m)
 		err = serr
-		u = rtpurl.URL{Hashes: s.Hashes(), Length: s.N, Servers: f.servers(requestHost(r)), Types: []string{collection.MediaType}, Name: path.Base("/" + rel)}
+		u = rtpurl.URL{Hashes: s.URNs(f.cfg.URNs), Length: s.N, Servers: f.servers(requestHost(r)), Types: []string{collection.MediaType}, Name: path.Base("/" + rel)}
 	}
 	f.treeMu.Unlock()
 	switch {

@@ -16,10 +16,10 @@
 # outboard).
 #
 # Each round runs, back to back: curl; rtpget with the URL rtpd url prints
-# by default (blake3 and sha256; rtpget's default, --verify all, checks the
-# blake3 urn as the bytes arrive, against rtpd's tree, and the sha256 in one
-# more pass, in order); rtpget with a blake3-only URL (rtpd url --hash
-# blake3); and rtpget --verify one with the default URL, which checks the
+# by default (the blake3 urn alone, checked as the bytes arrive against
+# rtpd's tree); rtpget with the URL of rtpd url --hash both (blake3 and
+# sha256: rtpget's default, --verify all, checks the sha256 too, in one more
+# pass, in order); and rtpget --verify one with that URL, which checks the
 # blake3 urn only. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
 # /proc) are printed beside the wall times. Every run starts after a sync,
 # so none flushes another's dirty pages; rtpget syncs its file before it
@@ -93,8 +93,8 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -n "$nginx_pid" ] || { echo "no nginx worker"; cat "$work/nginx/error.log"; exit 1; }
-both=$("$rtpd" url --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
-b3=$("$rtpd" url --hash blake3 --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
+def=$("$rtpd" url --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
+both=$("$rtpd" url --hash both --server 'tcp!127.0.0.1!18877' "$work/blobs/file.bin")
 tck=$(getconf CLK_TCK)
 cpu_of() { awk -v t="$tck" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 
@@ -116,12 +116,12 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(curl both b3 one)
+names=(curl def both one)
 declare -A what=(
 	[curl]="curl from nginx, unverified"
-	[both]="rtpget, rtpd url's URL (blake3+sha256)"
-	[b3]="rtpget, blake3-only URL"
-	[one]="rtpget --verify one, rtpd url's URL"
+	[def]="rtpget, rtpd url's URL (blake3)"
+	[both]="rtpget, --hash both URL (+sha256)"
+	[one]="rtpget --verify one, --hash both URL"
 )
 if [ -n "$hog" ]; then
 	sh -c 'while :; do :; done' &
@@ -133,8 +133,8 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores
 for n in "${names[@]}"; do : >"$work/$n"; done
 for r in $(seq "$runs"); do
 	run curl "$nginx_pid" curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
+	run def "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/def.bin" "$def"
 	run both "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/both.bin" "$both"
-	run b3 "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/b3.bin" "$b3"
 	run one "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q --verify one -o "$work/out/one.bin" "$both"
 	line="round $r:"
 	for n in "${names[@]}"; do line+=" $n $(tail -1 "$work/$n" | cut -d' ' -f1)s"; done

@@ -46,13 +46,13 @@ var (
 	flagBin     = flag.String("bin", "", "folder with rtpd and rtpget (default: go build them)")
 	flagDir     = flag.String("dir", "", "folder for versitygw's data, rtpd's index and the downloads (default: a temporary folder)")
 	flagVerbose = flag.Bool("v", false, "copy rtpd's log to stderr")
-	flagHash    = flag.String("url-hash", "both", "urns in rtpget's URL: both (blake3 and sha256, each checked, as rtpd url prints) or blake3 (checked against rtpd's tree as the bytes come: what the sha256 pass costs)")
+	flagHash    = flag.String("url-hash", "blake3", "urns in rtpget's URL: blake3 (as rtpd url prints by default; checked against rtpd's tree as the bytes come) or both (rtpd url --hash both: blake3 and sha256, each checked; the difference is what the sha256 pass costs)")
 )
 
 func main() {
 	flag.Parse()
 	if *flagHash != "both" && *flagHash != "blake3" {
-		fmt.Fprintf(os.Stderr, "s3get: -url-hash %q: want both or blake3\n", *flagHash)
+		fmt.Fprintf(os.Stderr, "s3get: -url-hash %q: want blake3 or both\n", *flagHash)
 		os.Exit(2)
 	}
 	if err := run(); err != nil {

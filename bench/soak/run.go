@@ -128,7 +128,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	rlog := newRTPDLog(full)
 	start := time.Now()
 	args := append([]string{"--rescan", cfg.Rescan.String(), "--index", filepath.Join(tmp, "state", "index.db"),
-		"--metrics", "tcp!127.0.0.1!0", "--http", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0"}, cfg.RTPDArgs...)
+		"--metrics", "tcp!127.0.0.1!0", "--http", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0",
+		// The book knows each content by its sha256.
+		"--url-hash", "both"}, cfg.RTPDArgs...)
 	d, err := proc.StartRTPD(ctx, rtpd, served, rlog, args...)
 	if err != nil {
 		return nil, fmt.Errorf("starting rtpd: %w\n%s", err, rlog.tail())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/urn"
 	"github.com/rtp-project/rtp/web"
 )
 
@@ -79,7 +80,7 @@ func TestParseListing(t *testing.T) {
 	}
 	disk := rtpdtest.IndexedDisk(t, dir)
 	dial, _ := rtpurl.ParseDial("tcp!127.0.0.1!7777")
-	srv := httptest.NewServer(web.New(web.Config{Store: disk, Index: disk, Advertise: []rtpurl.Dial{dial}}))
+	srv := httptest.NewServer(web.New(web.Config{Store: disk, Index: disk, Advertise: []rtpurl.Dial{dial}, URNs: []urn.Kind{urn.BLAKE3, urn.SHA256}}))
 	t.Cleanup(srv.Close)
 	resp, err := http.Get(srv.URL + "/")
 	if err != nil {

@@ -79,7 +79,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "results folder (default: a new folder under $TMPDIR, printed)")
 	fs.StringVar(&o.bin, "bin", "", "folder with rtpd and rtpget already built (default: go build from this tree)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder: files, rtpd indexes, server logs")
-	fs.StringVar(&o.urlHash, "url-hash", "both", "urns in the rtp: URLs (rtpd url --hash): both, blake3 or sha256")
+	fs.StringVar(&o.urlHash, "url-hash", "blake3", "urns in the rtp: URLs (rtpd url --hash): blake3, both or sha256")
 	rtpgetFlags := fs.String("rtpget-flags", "", "extra rtpget flags, space-separated")
 	rtpdFlags := fs.String("rtpd-flags", "", "extra rtpd serve flags, space-separated")
 	aria2Flags := fs.String("aria2c-flags", "", "extra aria2c flags, space-separated")

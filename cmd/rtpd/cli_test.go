@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"lukechampine.com/blake3"
+
 	"github.com/rtp-project/rtp/client"
 	"github.com/rtp-project/rtp/internal/rtpdtest"
 	"github.com/rtp-project/rtp/internal/testload"
@@ -40,8 +42,15 @@ func TestURLAndLs(t *testing.T) {
 	if u.Length != int64(len(data)) || u.Name != "hello.txt" || len(u.Servers) != 2 || u.Servers[1].String() != "quic!::1!7777" {
 		t.Errorf("rtpd url: %+v", u)
 	}
-	if len(u.Hashes) != 2 || u.Hashes[0].Kind != urn.BLAKE3 || u.Hashes[1] != urn.New(urn.SHA256, sum) {
-		t.Errorf("rtpd url hashes: %v", u.Hashes)
+	if len(u.Hashes) != 1 || u.Hashes[0] != urn.New(urn.BLAKE3, blake3.Sum256(data)) {
+		t.Errorf("rtpd url hashes: %v, want the blake3 urn alone", u.Hashes)
+	}
+	for _, args := range [][]string{{"url", "--hash", "both"}, {"url", "--url-hash", "both"}} {
+		out, stderr, code := rtpdtest.Run(t, rtpdtest.RTPD, append(args, filepath.Join(dir, "hello.txt"))...)
+		u, err := rtpurl.Parse(strings.TrimSpace(out))
+		if code != 0 || err != nil || len(u.Hashes) != 2 || u.Hashes[0].Kind != urn.BLAKE3 || u.Hashes[1] != urn.New(urn.SHA256, sum) {
+			t.Errorf("rtpd %s: exit %d, %q (%v): want blake3 and sha256 urns; %s", strings.Join(args, " "), code, out, err, stderr)
+		}
 	}
 
 	out, stderr, code = rtpdtest.Run(t, rtpdtest.RTPD, "ls", dir)

@@ -11,6 +11,7 @@ import (
 	"github.com/rtp-project/rtp/gemini"
 	"github.com/rtp-project/rtp/internal/cliutil"
 	"github.com/rtp-project/rtp/rtpurl"
+	"github.com/rtp-project/rtp/urn"
 )
 
 // Flag names, shared by the subcommands that use them.
@@ -33,6 +34,7 @@ const (
 	flagServer      = "server"
 	flagHashWorkers = "hash-workers"
 	flagHash        = "hash"
+	flagURLHash     = "url-hash"
 	flagNoTrees     = "no-trees"
 	flagGemini      = "gemini"
 	flagAdvertise   = "advertise"
@@ -46,6 +48,23 @@ const (
 
 func envVar(flag string) []string {
 	return []string{"RTPD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+// urlHashUsage says what --hash (url) and --url-hash (serve) take.
+const urlHashUsage = "which urns the rtp: URLs list: blake3 (checked against its tree as the bytes arrive), both (blake3 first; rtpget then also checks the sha256, in one more pass over the file) or sha256 (for clients that know no other)"
+
+// parseURLHash reads the value of flag (--hash or --url-hash): the urn
+// kinds an rtp: URL lists, in order.
+func parseURLHash(flag, v string) ([]urn.Kind, error) {
+	switch v {
+	case "blake3":
+		return []urn.Kind{urn.BLAKE3}, nil
+	case "both":
+		return []urn.Kind{urn.BLAKE3, urn.SHA256}, nil
+	case "sha256":
+		return []urn.Kind{urn.SHA256}, nil
+	}
+	return nil, cli.Exit(fmt.Sprintf("--%s %q: want blake3, both or sha256", flag, v), 2)
 }
 
 // hiddenFlag is --hidden, for serve and ls.

@@ -148,7 +148,7 @@ func TestHTTPFaceInChromium(t *testing.T) {
 	files["pub/same as film.bin"] = files["pub/film.bin"]
 	os.WriteFile(filepath.Join(blobs, "pub", "same as film.bin"), files["pub/film.bin"], 0o644)
 	s := rtpdtest.Start(t, blobs, "--index", filepath.Join(t.TempDir(), "index.db"),
-		"--listen", "tcp!127.0.0.1!0", "--http", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0")
+		"--listen", "tcp!127.0.0.1!0", "--http", "tcp!127.0.0.1!0", "--gemini", "tcp!127.0.0.1!0", "--url-hash", "both")
 	base := "http://" + address(t, s.HTTP[0])
 	dial, _ := rtpurl.ParseDial(s.Dials[0])
 

@@ -52,6 +52,7 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: flagAdvertise, Usage: "dial string of a server that holds the files, written into the rtp: URLs the Gemini and HTTP faces hand out, repeatable (default: the listeners, a 0.0.0.0 or :: host replaced by the host the request named)", EnvVars: envVar(flagAdvertise)},
 			&cli.StringSliceFlag{Name: flagMetrics, Usage: "dial string to serve Prometheus metrics on, at /metrics, and a health check at /healthz (tcp!host!port, or tls!host!port for HTTPS with rtpd's certificate), repeatable", EnvVars: envVar(flagMetrics)},
 			&cli.StringSliceFlag{Name: flagHTTP, Usage: "dial string to serve the HTTP face on (tcp!host!port, or tls!host!port for HTTPS), repeatable: a page listing the files with their rtp: URLs, live sessions and throughput, and GET /sha256/HEX and /blake3/HEX with Range", EnvVars: envVar(flagHTTP)},
+			&cli.StringFlag{Name: flagURLHash, Value: "blake3", Usage: urlHashUsage + ", in the rtp: URLs the Gemini and HTTP faces hand out for files", EnvVars: envVar(flagURLHash)},
 			&cli.StringFlag{Name: flagTCPCC, Value: server.CongestionAuto, Usage: "TCP congestion control of tcp and tls sessions: a name the kernel offers (bbr, cubic, reno), auto for bbr when the kernel lets rtpd use it, adaptive for cubic that moves a session to bbr once it sees random loss (experimental), or kernel for the kernel's default", EnvVars: envVar(flagTCPCC)},
 			&cli.IntFlag{Name: flagTCPSndbuf, Value: server.DefaultTCPSendBuffer, Usage: "TCP send buffer a session may grow to, in bytes (autotuned when net.ipv4.tcp_wmem allows it, else fixed); 0 leaves the kernel's autotuning", EnvVars: envVar(flagTCPSndbuf)},
 			&cli.IntFlag{Name: flagTCPLowat, Value: server.DefaultTCPNotSentLowat, Usage: "bytes a TCP session queues beyond those in flight (TCP_NOTSENT_LOWAT); 0 leaves the kernel's setting", EnvVars: envVar(flagTCPLowat)},
@@ -97,6 +98,10 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	httpDials, err := parseHTTPDials(flagHTTP, c.StringSlice(flagHTTP))
+	if err != nil {
+		return err
+	}
+	urlKinds, err := parseURLHash(flagURLHash, c.String(flagURLHash))
 	if err != nil {
 		return err
 	}
@@ -204,7 +209,7 @@ func serve(c *cli.Context) error {
 			advertise = append(advertise, l.Dial)
 		}
 	}
-	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log, Trees: keeper, Root: backend.Location()})
+	face := gemini.NewServer(gemini.ServerConfig{Index: backend, Cert: cert, Advertise: advertise, Log: log, Trees: keeper, Root: backend.Location(), URNs: urlKinds})
 	var gls []net.Listener
 	defer func() {
 		for _, l := range gls {
@@ -224,7 +229,7 @@ func serve(c *cli.Context) error {
 	}
 	var indexed atomic.Bool // the first pass is done: /healthz says ok
 	faces := newHTTPFaces(log, met, healthy(ctx, backend, &indexed), metricsDials, httpDials,
-		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound, Trees: keeper, Root: backend.Location()})
+		web.Config{Store: backend, Index: backend, Advertise: advertise, Gemini: geminiBound, Trees: keeper, Root: backend.Location(), URNs: urlKinds})
 	defer faces.close()
 	if err := faces.listen(metricsDials, httpDials, tlsConf); err != nil {
 		return err

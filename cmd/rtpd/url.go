@@ -18,7 +18,7 @@ func urlCommand() *cli.Command {
 		ArgsUsage:    "FILE... | --tree DIR",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: flagHash, Value: "both", Usage: "which urns to list: both (blake3 first), blake3 or sha256; rtpget checks the blake3 urn (against its tree as bytes arrive), and every urn with --verify all", EnvVars: envVar(flagHash)},
+			&cli.StringFlag{Name: flagHash, Aliases: []string{flagURLHash}, Value: "blake3", Usage: urlHashUsage, EnvVars: append(envVar(flagHash), envVar(flagURLHash)...)},
 			&cli.StringSliceFlag{Name: flagServer, Usage: "dial string of a server that holds the files, repeatable (default tcp!HOSTNAME!7777)", EnvVars: envVar(flagServer)},
 			&cli.BoolFlag{Name: flagTree, Usage: "print one URL for the folder DIR and every file under it: its manifest is written into the index folder of the rtpd serving DIR (the nearest .rtpd folder above, or --index), which serves it", EnvVars: envVar(flagTree)},
 			&cli.StringFlag{Name: flagIndex, Usage: "with --tree: the bbolt index file of the rtpd serving DIR, whose folder gets the manifest (default: the nearest DIR/.rtpd/index.db upward)", EnvVars: envVar(flagIndex)},
@@ -32,16 +32,9 @@ func printURLs(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("url: want one or more files", 2)
 	}
-	var kinds []urn.Kind
-	switch c.String(flagHash) {
-	case "both":
-		kinds = []urn.Kind{urn.BLAKE3, urn.SHA256}
-	case "blake3":
-		kinds = []urn.Kind{urn.BLAKE3}
-	case "sha256":
-		kinds = []urn.Kind{urn.SHA256}
-	default:
-		return cli.Exit(fmt.Sprintf("--%s %q: want both, blake3 or sha256", flagHash, c.String(flagHash)), 2)
+	kinds, err := parseURLHash(flagHash, c.String(flagHash))
+	if err != nil {
+		return err
 	}
 	servers, err := parseDials(flagServer, c.StringSlice(flagServer))
 	if err != nil {
@@ -68,7 +61,7 @@ func printURLs(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
 		}
 		u := rtpurl.URL{
-			Hashes:  hashes(sums, kinds),
+			Hashes:  sums.URNs(kinds),
 			Length:  sums.N,
 			Servers: servers,
 			Name:    filepath.Base(name),
@@ -76,12 +69,4 @@ func printURLs(c *cli.Context) error {
 		fmt.Println(u.String())
 	}
 	return nil
-}
-
-func hashes(s urn.Sums, kinds []urn.Kind) []urn.Hash {
-	var hs []urn.Hash
-	for _, k := range kinds {
-		hs = append(hs, urn.New(k, s.Of(k)))
-	}
-	return hs
 }

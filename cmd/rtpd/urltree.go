@@ -56,7 +56,7 @@ func printTreeURL(c *cli.Context, kinds []urn.Kind, servers []rtpurl.Dial) error
 		return cli.Exit("url --tree: "+err.Error(), 1)
 	}
 	u := rtpurl.URL{
-		Hashes:  hashes(sums, kinds),
+		Hashes:  sums.URNs(kinds),
 		Length:  sums.N,
 		Servers: servers,
 		Types:   []string{collection.MediaType},
