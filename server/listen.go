@@ -43,7 +43,7 @@ func (s *Server) Listen(d rtpurl.Dial, tlsConf *tls.Config) (*Listener, error) {
 			return nil, err
 		}
 		if rep.NotSentLowat > 0 || rep.setCongestion != "" || rep.onRandomLoss != "" {
-			ln = &acceptListener{Listener: ln, rep: rep, log: s.log}
+			ln = &acceptListener{Listener: ln, rep: rep, log: s.log, hosts: &s.lossy}
 		}
 		l := &Listener{Dial: rtpurl.DialFromAddr(d.Proto, ln.Addr()), tcp: ln}
 		if d.Proto == rtpurl.TLS {

@@ -26,9 +26,10 @@ import (
 // full first, and the smoothed RTT shows it; random loss comes at any RTT.
 type lossWatch struct {
 	*net.TCPConn
-	rc  syscall.RawConn
-	to  string
-	log *slog.Logger
+	rc    syscall.RawConn
+	to    string
+	log   *slog.Logger
+	hosts *lossyHosts
 
 	mu     sync.Mutex
 	w      lossWindow
@@ -41,8 +42,15 @@ type lossWatch struct {
 // nothing since the last.
 const idleSample = time.Second
 
-func newLossWatch(c *net.TCPConn, rc syscall.RawConn, to string, log *slog.Logger) net.Conn {
-	w := &lossWatch{TCPConn: c, rc: rc, to: to, log: log}
+// newLossWatch watches c, unless its host is known to hosts as lossy: then
+// c moves to the algorithm for random loss at once.
+func newLossWatch(c *net.TCPConn, rc syscall.RawConn, to string, log *slog.Logger, hosts *lossyHosts) net.Conn {
+	if hosts.lossy(hostOf(c.RemoteAddr()), time.Now()) {
+		err := setCongestion(rc, to)
+		log.Debug("tcp: host known to lose packets at random; congestion control set", "remote", c.RemoteAddr(), "to", to, "err", err)
+		return c
+	}
+	w := &lossWatch{TCPConn: c, rc: rc, to: to, log: log, hosts: hosts}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(50*time.Millisecond, w.sample)
 	w.mu.Unlock()
@@ -87,12 +95,19 @@ func (c *lossWatch) sample() {
 }
 
 func (c *lossWatch) move(s tcpSample) {
+	err := setCongestion(c.rc, c.to)
+	c.hosts.mark(hostOf(c.RemoteAddr()), time.Now())
+	c.log.Debug("tcp: random loss; congestion control moved", "remote", c.RemoteAddr(), "to", c.to,
+		"retransmitted", s.retrans, "rtt_us", s.rtt, "min_rtt_us", s.minRTT, "err", err)
+}
+
+// setCongestion sets the congestion control of the socket rc to name.
+func setCongestion(rc syscall.RawConn, name string) error {
 	var err error
-	if cerr := c.rc.Control(func(fd uintptr) {
-		err = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, c.to)
+	if cerr := rc.Control(func(fd uintptr) {
+		err = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, name)
 	}); cerr != nil {
 		err = cerr
 	}
-	c.log.Debug("tcp: random loss; congestion control moved", "remote", c.RemoteAddr(), "to", c.to,
-		"retransmitted", s.retrans, "rtt_us", s.rtt, "min_rtt_us", s.minRTT, "err", err)
+	return err
 }

@@ -1,5 +1,10 @@
 package server
 
+import (
+	"sync"
+	"time"
+)
+
 // tcpSample is what a TCP connection's TCP_INFO says at one moment.
 type tcpSample struct {
 	retrans uint32 // segments sent again so far (tcpi_total_retrans)
@@ -59,4 +64,56 @@ func (w *lossWindow) add(s tcpSample) bool {
 	}
 	w.prev = s
 	return w.random >= randomLosses
+}
+
+// lossyHosts remembers the hosts (addresses, as hostOf gives them) whose
+// connections showed random loss, so that their next connections start on
+// the algorithm for it instead of losing their first seconds on cubic to
+// find out again: rtpget opens more sessions as a download goes on, and
+// comes back for the next file.
+type lossyHosts struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// lossyMemory is how long a host stays known as lossy after one of its
+// connections showed it, and maxLossyHosts how many are kept at once.
+const (
+	lossyMemory   = 10 * time.Minute
+	maxLossyHosts = 4096
+)
+
+// mark notes that host showed random loss at now.
+func (h *lossyHosts) mark(host string, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.until == nil {
+		h.until = make(map[string]time.Time)
+	}
+	if _, ok := h.until[host]; !ok && len(h.until) >= maxLossyHosts {
+		for a, t := range h.until {
+			if now.After(t) {
+				delete(h.until, a)
+			}
+		}
+		for a := range h.until {
+			if len(h.until) < maxLossyHosts {
+				break
+			}
+			delete(h.until, a)
+		}
+	}
+	h.until[host] = now.Add(lossyMemory)
+}
+
+// lossy reports whether host showed random loss within lossyMemory of now.
+func (h *lossyHosts) lossy(host string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.until[host]
+	if ok && now.After(t) {
+		delete(h.until, host)
+		return false
+	}
+	return ok
 }

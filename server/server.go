@@ -33,6 +33,7 @@ type Server struct {
 	count     int            // admitted sessions
 	wg        sync.WaitGroup // sessions and accept loops
 	tcp       tcpResolved    // Config.TCP as this host applies it
+	lossy     lossyHosts     // hosts whose connections showed random loss
 	ahead     chan struct{}  // chunk buffers read before a write lock, server-wide (see serveRead)
 
 	inflightFull func()      // for tests: called when a READ waits for MaxInflight

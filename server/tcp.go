@@ -133,8 +133,9 @@ func (s *Server) tcpReport() (TCPReport, error) {
 // inherit from the listening socket (TCPReport.setAccepted).
 type acceptListener struct {
 	net.Listener
-	rep TCPReport
-	log *slog.Logger
+	rep   TCPReport
+	log   *slog.Logger
+	hosts *lossyHosts // shared by the server's listeners
 }
 
 func (l *acceptListener) Accept() (net.Conn, error) {
@@ -149,7 +150,7 @@ func (l *acceptListener) Accept() (net.Conn, error) {
 				l.log.Debug("tcp socket option not set", "remote", c.RemoteAddr(), "err", err)
 			}
 			if err == nil && l.rep.onRandomLoss != "" {
-				return newLossWatch(tc, rc, l.rep.onRandomLoss, l.log), nil
+				return newLossWatch(tc, rc, l.rep.onRandomLoss, l.log, l.hosts), nil
 			}
 		}
 	}

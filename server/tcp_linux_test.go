@@ -2,9 +2,11 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -172,4 +174,83 @@ func TestTCPSendBufferOnAccepted(t *testing.T) {
 			t.Errorf("TCP_NOTSENT_LOWAT %d with -1, want the kernel's %v", got, kernel)
 		}
 	})
+}
+
+// With adaptive, a connection from a host whose earlier connection showed
+// random loss starts on bbr; one from another host is watched, on cubic.
+func TestAdaptiveRemembersLossyHost(t *testing.T) {
+	opts := TCPOptions{Congestion: CongestionAdaptive}
+	if _, err := opts.Resolve(); err != nil {
+		t.Skipf("adaptive: %v", err)
+	}
+	srv := New(Config{TCP: opts})
+	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1", Port: 0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	accept := func(from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", l.Dial.Address())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		sc, err := l.tcp.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sc.Close() })
+		return sc
+	}
+	first := accept("127.0.0.2")
+	w, ok := first.(*lossWatch)
+	if !ok {
+		t.Fatalf("first connection is a %T, want a *lossWatch", first)
+	}
+	if got := congestionOf(t, w.TCPConn); got != "cubic" {
+		t.Fatalf("first connection on %s, want cubic", got)
+	}
+	w.mu.Lock()
+	w.move(tcpSample{})
+	w.mu.Unlock()
+	if got := congestionOf(t, w.TCPConn); got != "bbr" {
+		t.Fatalf("moved connection on %s, want bbr", got)
+	}
+
+	again := accept("127.0.0.2")
+	c, ok := again.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("the lossy host's next connection is a %T, want a plain *net.TCPConn, not watched", again)
+	}
+	if got := congestionOf(t, c); got != "bbr" {
+		t.Errorf("the lossy host's next connection starts on %s, want bbr", got)
+	}
+	other := accept("127.0.0.3")
+	if w, ok := other.(*lossWatch); !ok || congestionOf(t, w.TCPConn) != "cubic" {
+		t.Errorf("another host's connection: %T, want a *lossWatch on cubic", other)
+	}
+}
+
+func TestLossyHostsForgetAndStayBounded(t *testing.T) {
+	var h lossyHosts
+	now := time.Now()
+	h.mark("192.0.2.1", now)
+	if !h.lossy("192.0.2.1", now.Add(lossyMemory-time.Second)) {
+		t.Error("forgotten within lossyMemory")
+	}
+	if h.lossy("192.0.2.1", now.Add(lossyMemory+time.Second)) || len(h.until) != 0 {
+		t.Errorf("still known after lossyMemory (%d kept)", len(h.until))
+	}
+	for i := range maxLossyHosts + 100 {
+		h.mark(fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), now)
+	}
+	if len(h.until) > maxLossyHosts {
+		t.Errorf("%d hosts kept, want at most %d", len(h.until), maxLossyHosts)
+	}
+	h.mark("192.0.2.9", now)
+	if !h.lossy("192.0.2.9", now) {
+		t.Error("the newest host was not kept at the bound")
+	}
 }

@@ -24,4 +24,6 @@ func (r TCPReport) control(_, _ string, _ syscall.RawConn) error { return nil }
 
 func (r TCPReport) setAccepted(_ syscall.RawConn) error { return nil }
 
-func newLossWatch(c *net.TCPConn, _ syscall.RawConn, _ string, _ *slog.Logger) net.Conn { return c }
+func newLossWatch(c *net.TCPConn, _ syscall.RawConn, _ string, _ *slog.Logger, _ *lossyHosts) net.Conn {
+	return c
+}
