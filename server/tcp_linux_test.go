@@ -19,12 +19,34 @@ import (
 func accepted(t *testing.T, opts TCPOptions) (*net.TCPConn, TCPReport) {
 	t.Helper()
 	srv := New(Config{TCP: opts})
+	sc := acceptFrom(t, listenLoopback(t, srv), "127.0.0.1")
+	rep, err := srv.tcpReport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, ok := sc.(*lossWatch); ok {
+		return w.TCPConn, rep
+	}
+	return sc.(*net.TCPConn), rep
+}
+
+// listenLoopback listens with srv on a TCP port of 127.0.0.1.
+func listenLoopback(t *testing.T, srv *Server) *Listener {
+	t.Helper()
 	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1", Port: 0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	c, err := net.Dial("tcp", l.Dial.Address())
+	return l
+}
+
+// acceptFrom connects to l from the address from and returns the server's
+// side of the connection, as Serve would get it from Accept.
+func acceptFrom(t *testing.T, l *Listener, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", l.Dial.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +56,7 @@ func accepted(t *testing.T, opts TCPOptions) (*net.TCPConn, TCPReport) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sc.Close() })
-	rep, err := srv.tcpReport()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w, ok := sc.(*lossWatch); ok {
-		return w.TCPConn, rep
-	}
-	return sc.(*net.TCPConn), rep
+	return sc
 }
 
 func sockopt(t *testing.T, c *net.TCPConn, get func(fd int) (any, error)) any {
@@ -183,27 +198,8 @@ func TestAdaptiveRemembersLossyHost(t *testing.T) {
 	if _, err := opts.Resolve(); err != nil {
 		t.Skipf("adaptive: %v", err)
 	}
-	srv := New(Config{TCP: opts})
-	l, err := srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: "127.0.0.1", Port: 0}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	accept := func(from string) net.Conn {
-		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := d.Dial("tcp", l.Dial.Address())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		sc, err := l.tcp.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sc.Close() })
-		return sc
-	}
+	l := listenLoopback(t, New(Config{TCP: opts}))
+	accept := func(from string) net.Conn { return acceptFrom(t, l, from) }
 	first := accept("127.0.0.2")
 	w, ok := first.(*lossWatch)
 	if !ok {
