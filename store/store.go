@@ -60,16 +60,13 @@ type Entry struct {
 }
 
 // Hashes returns the entry's urns, blake3 first.
-func (e Entry) Hashes() []urn.Hash {
-	return []urn.Hash{urn.New(urn.BLAKE3, e.BLAKE3), urn.New(urn.SHA256, e.SHA256)}
-}
+func (e Entry) Hashes() []urn.Hash { return e.sums().Hashes() }
 
-// URNs returns the entry's urns of the given kinds, in their order: what an
-// rtp: URL for it lists. No kinds means blake3 alone, the urn a client
-// checks as the bytes arrive.
-func (e Entry) URNs(kinds []urn.Kind) []urn.Hash {
-	return urn.Sums{SHA256: e.SHA256, BLAKE3: e.BLAKE3}.URNs(kinds)
-}
+// URNs returns the entry's urns of the given kinds, in their order (see
+// urn.Sums.URNs).
+func (e Entry) URNs(kinds []urn.Kind) []urn.Hash { return e.sums().URNs(kinds) }
+
+func (e Entry) sums() urn.Sums { return urn.Sums{SHA256: e.SHA256, BLAKE3: e.BLAKE3, N: e.Size} }
 
 var (
 	_ Store      = (*Disk)(nil)

@@ -27,7 +27,7 @@ type Sums struct {
 }
 
 // Hashes returns both urns, blake3 first.
-func (s Sums) Hashes() []Hash { return []Hash{New(BLAKE3, s.BLAKE3), New(SHA256, s.SHA256)} }
+func (s Sums) Hashes() []Hash { return s.URNs([]Kind{BLAKE3, SHA256}) }
 
 // URNs returns the urns of the given kinds, in their order: what an rtp:
 // URL lists. No kinds means blake3 alone, the urn a client checks as the
