@@ -189,16 +189,67 @@ func TestLagWindowGrows(t *testing.T) {
 }
 
 // Each connection limited on its own, as loss limits one TCP connection:
-// sessions are added while each makes the server faster.
+// sessions are added while each makes the server faster. 128 MiB: a
+// trial starts only while the blocks left would last it out (five periods
+// at the server's rate), and the third session's comes after some 50 MB.
 func TestLagSessionsAdded(t *testing.T) {
 	dir := t.TempDir()
-	data, u := randomFile(t, dir, 64<<20)
+	data, u := randomFile(t, dir, 128<<20)
 	ts := serveDir(t, dir, 1)
 	u = withServers(u, ts)
 	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 4e6, nil)}
 	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
 	if s := res.Servers[0]; s.Sessions != 3 {
 		t.Errorf("4 MB/s a connection: %d sessions at the end, want the cap of 3", s.Sessions)
+	}
+}
+
+// The same path, but a file whose blocks would all be handed out before a
+// trial ended: no session is added, as one added now would still be in
+// its start-up holding some of the last blocks.
+func TestLagNoSessionAddedNearTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 32<<20)
+	ts := serveDir(t, dir, 1)
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 4e6, nil)}
+	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
+	if s := res.Servers[0]; s.Sessions != 1 {
+		t.Errorf("32 MiB at 4 MB/s a connection: %d sessions at the end, want 1", s.Sessions)
+	}
+}
+
+// Two sessions to one server, the second's connection at a twentieth of
+// the first's rate (a TCP connection whose congestion control settled
+// low): once every block is handed out, the fast session copies the
+// blocks the slow one still holds instead of waiting for them.
+func TestLagSlowSessionCopied(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 16<<20)
+	u.Hashes = u.Hashes[1:] // sha256 alone: no tree, so the data sessions are the only connections
+	ts := serveDir(t, dir, 1)
+	var mu sync.Mutex
+	accepted := 0
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{testProxy(t, func(c net.Conn, track func(net.Conn)) {
+		s, err := net.Dial("tcp", ts[0].dial.Address())
+		if err != nil {
+			c.Close()
+			return
+		}
+		track(s)
+		mu.Lock()
+		rate := []float64{6e6, 0.3e6}[accepted%2]
+		accepted++
+		mu.Unlock()
+		up := make(chan struct{})
+		go func() { delayLine(s, c, 10*time.Millisecond, nil); close(up) }()
+		delayLine(c, s, 10*time.Millisecond, &pace{rate: rate})
+		<-up
+	})}
+	res := lagRun(t, Config{URL: u, Sessions: 2, MaxSessions: 2}, data)
+	if s := res.Servers[0]; s.Dup == 0 {
+		t.Errorf("no block copied from the session at 0.3 MB/s (%d bytes in all)", s.Bytes)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -408,6 +409,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	p.snapshot(slot, fl)
 	done := make(chan *fetch, fl.ceil)
 	var lastByte, delivered atomic.Int64
+	var rate atomic.Uint64
 	lastByte.Store(time.Now().UnixNano())
 	start := func(f *fetch) {
 		pw := &flowWriter{progressWriter{w: f.w, last: &lastByte, count: &p.bytes}, &delivered, &f.first}
@@ -446,7 +448,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			if !ready && !d.earlyBudget(d.cfg.BlockSize) {
 				break
 			}
-			i, dup, ok := d.plan.assign(p.idx, &lastByte)
+			i, dup, ok := d.plan.assign(p.idx, holder{last: &lastByte, rate: &rate, stuck: stuckAfter(fl.minRTT)})
 			if !ok {
 				if !ready {
 					d.earlyBytes.Add(-d.cfg.BlockSize)
@@ -486,6 +488,12 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			lastByte.Store(time.Now().UnixNano())
 		} else {
 			p.setState(StateActive)
+		}
+		// An idle session looks again now and then for a session of
+		// its server that has stopped receiving (holder.behind).
+		var recheck <-chan time.Time
+		if len(inflight) == 0 && fl.minRTT > 0 && !*retiring {
+			recheck = time.After(stuckAfter(fl.minRTT) / 2)
 		}
 		changed := d.plan.changes()
 		var readyCh <-chan struct{}
@@ -529,6 +537,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			}
 			if fl.done(f.seq, f.sent, first, delivered.Load(), now) {
 				p.snapshot(slot, fl)
+				rate.Store(math.Float64bits(fl.rate))
 			}
 			if err := p.finish(f, start); err != nil {
 				return err
@@ -543,6 +552,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
 			}
 		case <-changed:
+		case <-recheck:
 		case <-s.Done():
 			return s.Err()
 		case <-p.banned:
@@ -696,4 +706,17 @@ func (pw *progressWriter) Write(p []byte) (int, error) {
 		pw.dup.Add(int64(len(p)))
 	}
 	return pw.w.Write(p)
+}
+
+// stuckAfter is how long a session must have received nothing before an
+// idle session of the same server copies the blocks it holds: two round
+// trips, and never under 200 ms (Linux's least retransmission timeout).
+// A session that is receiving never goes that long without a byte; one
+// waiting out a retransmission timeout does. 0 (no copies) until the
+// round trip is measured.
+func stuckAfter(rtt time.Duration) time.Duration {
+	if rtt <= 0 {
+		return 0
+	}
+	return max(200*time.Millisecond, 2*rtt)
 }

@@ -3,6 +3,7 @@ package swarm
 import (
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,40 @@ type block struct {
 	dups  int           // endgame copies in flight
 	since time.Time     // when owner took it
 	last  *atomic.Int64 // when the owner's session last received a byte (unix ns)
+	rate  *atomic.Uint64
+}
+
+// holder is a session as the plan sees it: when it last received a byte
+// (unix ns), its measured rate (math.Float64bits of bytes a second; 0 until
+// measured), and how long a session of the same server must have received
+// nothing before this one copies its blocks (0: never).
+type holder struct {
+	last  *atomic.Int64
+	rate  *atomic.Uint64
+	stuck time.Duration
+}
+
+// slowSibling: in the endgame a session copies a block from a session of
+// the same server measured at under a quarter of its own rate.
+const slowSibling = 4
+
+// behind reports whether block b, held by another session of the same
+// server than h, is worth a copy by h: its session has received nothing
+// for h.stuck (waiting out a retransmission timeout), or is measured at
+// under a quarter of h's rate (a TCP connection whose congestion control
+// settled low, or one still in its start-up).
+func (h holder) behind(b *block, now time.Time) bool {
+	if b.last == nil || b.last == h.last || h.stuck <= 0 {
+		return false
+	}
+	if now.Sub(time.Unix(0, b.last.Load())) > h.stuck {
+		return true
+	}
+	if b.rate == nil || h.rate == nil {
+		return false
+	}
+	mine := math.Float64frombits(h.rate.Load())
+	return mine > 0 && math.Float64frombits(b.rate.Load())*slowSibling < mine
 }
 
 // plan hands out blocks and tracks which are done. Lock order: block.mu,
@@ -82,11 +117,13 @@ const hedgeSpan = 32
 // file whose owner's session has received nothing for the hedge time: the
 // in-order hash is waiting for that block, and its peer may have stalled.
 // Then the lowest missing unowned block. When none is left, a copy of the
-// block another peer has held longest (endgame). Never a copy from the
-// same server: RTP/1 has no way to take back a READ, so the server would
-// send the block twice over the same link. ok is false when there is
+// block another peer has held longest (endgame). A copy from the same
+// server only of a block whose session is far behind the asking one
+// (holder.behind): RTP/1 has no way to take back a READ, so the server
+// sends such a block twice over the same link, which pays only when the
+// link would otherwise wait for that session. ok is false when there is
 // nothing to do for peer now.
-func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
+func (p *plan) assign(peer int, h holder) (i int, dup bool, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.hedge > 0 {
@@ -103,7 +140,7 @@ func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
 	for ; p.free < len(p.blocks); p.free++ {
 		b := &p.blocks[p.free]
 		if !b.done && b.owner == noPeer {
-			b.owner, b.since, b.last = peer, time.Now(), last
+			b.owner, b.since, b.last, b.rate = peer, time.Now(), h.last, h.rate
 			return p.free, false, true
 		}
 	}
@@ -111,7 +148,7 @@ func (p *plan) assign(peer int, last *atomic.Int64) (i int, dup bool, ok bool) {
 	now := time.Now()
 	for j := range p.blocks {
 		b := &p.blocks[j]
-		if b.done || b.owner == peer || b.owner == noPeer || b.dups > 0 {
+		if b.done || b.owner == noPeer || b.dups > 0 || b.owner == peer && !h.behind(b, now) {
 			continue
 		}
 		if p.patient && (b.last == nil || now.Sub(time.Unix(0, b.last.Load())) <= p.hedge) {
@@ -255,6 +292,20 @@ func (p *plan) assignedAll() bool {
 		}
 	}
 	return true
+}
+
+// unassigned returns the bytes of the blocks neither done nor owned.
+func (p *plan) unassigned() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for i := p.free; i < len(p.blocks); i++ {
+		if b := &p.blocks[i]; !b.done && b.owner == noPeer {
+			_, l := p.span(i)
+			n += l
+		}
+	}
+	return n
 }
 
 // changes returns a channel closed at the next change.

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestPlanAssign(t *testing.T) {
 		if want == 0 {
 			last = &quiet
 		}
-		i, dup, ok := p.assign(0, last)
+		i, dup, ok := p.assign(0, holder{last: last})
 		if !ok || dup || i != want {
 			t.Fatalf("assign = %d %v %v, want %d", i, dup, ok, want)
 		}
@@ -33,20 +34,20 @@ func TestPlanAssign(t *testing.T) {
 	// block is handed out; one whose session is receiving is left alone.
 	p.blocks[0].since = time.Now().Add(-3 * time.Second)
 	p.blocks[1].since = time.Now().Add(-3 * time.Second)
-	if i, dup, ok := p.assign(1, &busy); !ok || !dup || i != 0 {
+	if i, dup, ok := p.assign(1, holder{last: &busy}); !ok || !dup || i != 0 {
 		t.Errorf("hedge: assign = %d %v %v, want a copy of block 0", i, dup, ok)
 	}
-	if i, dup, _ := p.assign(1, &busy); dup || i != 3 {
+	if i, dup, _ := p.assign(1, holder{last: &busy}); dup || i != 3 {
 		t.Errorf("after the hedge: assign = %d %v, want block 3", i, dup)
 	}
 	// Released blocks come back first.
 	p.release(1, 0, false)
-	if i, dup, _ := p.assign(2, &busy); dup || i != 1 {
+	if i, dup, _ := p.assign(2, holder{last: &busy}); dup || i != 1 {
 		t.Errorf("after release: assign = %d %v, want block 1", i, dup)
 	}
 	// Endgame: with every block taken, an idle peer copies the oldest.
 	for {
-		if _, dup, _ := p.assign(2, &busy); dup {
+		if _, dup, _ := p.assign(2, holder{last: &busy}); dup {
 			break
 		}
 	}
@@ -63,5 +64,54 @@ func TestPlanAssign(t *testing.T) {
 	b.mu.Unlock()
 	if p.low != 1 {
 		t.Errorf("low = %d after block 0 finished, want 1", p.low)
+	}
+}
+
+// In the endgame a session copies a block held by another session of the
+// same server only when that one is far behind it: measured at under a
+// quarter of its rate, or silent for its stuck time.
+func TestPlanSameServerCopies(t *testing.T) {
+	rate := func(r float64) *atomic.Uint64 {
+		var a atomic.Uint64
+		a.Store(math.Float64bits(r))
+		return &a
+	}
+	now := func() *atomic.Int64 {
+		var a atomic.Int64
+		a.Store(time.Now().UnixNano())
+		return &a
+	}
+	for _, c := range []struct {
+		name     string
+		owner    holder
+		asker    holder
+		wantCopy bool
+	}{
+		{"same rate", holder{last: now(), rate: rate(4e6)}, holder{last: now(), rate: rate(5e6), stuck: time.Second}, false},
+		{"a third of the rate", holder{last: now(), rate: rate(2e6)}, holder{last: now(), rate: rate(6e6), stuck: time.Second}, false},
+		{"a tenth of the rate", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
+		{"owner not measured yet", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
+		{"asker not measured yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(0), stuck: time.Second}, false},
+		{"no round trip yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6)}, false},
+		{"owner silent", func() holder {
+			h := holder{last: now(), rate: rate(5e6)}
+			h.last.Store(time.Now().Add(-2 * time.Second).UnixNano())
+			return h
+		}(), holder{last: now(), rate: rate(5e6), stuck: time.Second}, true},
+	} {
+		p := newPlan(2<<20, 1<<20, 0)
+		for range 2 {
+			if _, dup, ok := p.assign(0, c.owner); !ok || dup {
+				t.Fatalf("%s: first assigns: %v %v", c.name, dup, ok)
+			}
+		}
+		i, dup, ok := p.assign(0, c.asker)
+		if ok != c.wantCopy || ok && !dup {
+			t.Errorf("%s: assign = %d %v %v, want a copy %v", c.name, i, dup, ok, c.wantCopy)
+		}
+		// The owner itself never copies its own blocks.
+		if _, _, ok := p.assign(0, c.owner); ok {
+			t.Errorf("%s: the owner was given a copy of its own block", c.name)
+		}
 	}
 }
