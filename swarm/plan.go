@@ -45,7 +45,7 @@ const slowSibling = 4
 // server than h, is worth a copy by h: its session has received nothing
 // for h.stuck (waiting out a retransmission timeout), or is measured at
 // under a quarter of h's rate (a TCP connection whose congestion control
-// settled low, or one still in its start-up).
+// settled low). A session not measured yet is judged by its silence only.
 func (h holder) behind(b *block, now time.Time) bool {
 	if b.last == nil || b.last == h.last || h.stuck <= 0 {
 		return false
@@ -56,8 +56,8 @@ func (h holder) behind(b *block, now time.Time) bool {
 	if b.rate == nil || h.rate == nil {
 		return false
 	}
-	mine := math.Float64frombits(h.rate.Load())
-	return mine > 0 && math.Float64frombits(b.rate.Load())*slowSibling < mine
+	mine, theirs := math.Float64frombits(h.rate.Load()), math.Float64frombits(b.rate.Load())
+	return theirs > 0 && theirs*slowSibling < mine
 }
 
 // plan hands out blocks and tracks which are done. Lock order: block.mu,

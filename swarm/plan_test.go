@@ -90,7 +90,7 @@ func TestPlanSameServerCopies(t *testing.T) {
 		{"same rate", holder{last: now(), rate: rate(4e6)}, holder{last: now(), rate: rate(5e6), stuck: time.Second}, false},
 		{"a third of the rate", holder{last: now(), rate: rate(2e6)}, holder{last: now(), rate: rate(6e6), stuck: time.Second}, false},
 		{"a tenth of the rate", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
-		{"owner not measured yet", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
+		{"owner not measured yet", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, false},
 		{"asker not measured yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(0), stuck: time.Second}, false},
 		{"no round trip yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6)}, false},
 		{"owner silent", func() holder {
