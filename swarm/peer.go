@@ -716,8 +716,8 @@ func (pw *progressWriter) Write(p []byte) (int, error) {
 // server at all) until the round trip is measured, and on a path shorter
 // than lanRTT, where a connection recovers from loss at once and a
 // session's tail lasts milliseconds: there a copy is only bytes sent
-// twice (on loopback, under the race detector, sessions not yet measured
-// had 4 MiB of a 12 MiB file copied).
+// twice (on loopback, under the race detector, 4 MiB of a 12 MiB file
+// were copied from sessions not yet measured).
 func stuckAfter(rtt time.Duration) time.Duration {
 	if rtt < lanRTT {
 		return 0

@@ -45,9 +45,12 @@ const slowSibling = 4
 // server than h, is worth a copy by h: its session has received nothing
 // for h.stuck (waiting out a retransmission timeout), or is measured at
 // under a quarter of h's rate (a TCP connection whose congestion control
-// settled low). A session not measured yet is judged by its silence only.
+// settled low), or not measured yet while h is (one still in its
+// start-up); in every case only once b has been held for h.stuck, so a
+// block a healthy session took a moment ago is left to it. h.stuck is 0
+// on a path under lanRTT: no copies there.
 func (h holder) behind(b *block, now time.Time) bool {
-	if b.last == nil || b.last == h.last || h.stuck <= 0 {
+	if b.last == nil || b.last == h.last || h.stuck <= 0 || now.Sub(b.since) <= h.stuck {
 		return false
 	}
 	if now.Sub(time.Unix(0, b.last.Load())) > h.stuck {
@@ -56,8 +59,8 @@ func (h holder) behind(b *block, now time.Time) bool {
 	if b.rate == nil || h.rate == nil {
 		return false
 	}
-	mine, theirs := math.Float64frombits(h.rate.Load()), math.Float64frombits(b.rate.Load())
-	return theirs > 0 && theirs*slowSibling < mine
+	mine := math.Float64frombits(h.rate.Load())
+	return mine > 0 && math.Float64frombits(b.rate.Load())*slowSibling < mine
 }
 
 // plan hands out blocks and tracks which are done. Lock order: block.mu,

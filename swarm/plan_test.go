@@ -90,7 +90,9 @@ func TestPlanSameServerCopies(t *testing.T) {
 		{"same rate", holder{last: now(), rate: rate(4e6)}, holder{last: now(), rate: rate(5e6), stuck: time.Second}, false},
 		{"a third of the rate", holder{last: now(), rate: rate(2e6)}, holder{last: now(), rate: rate(6e6), stuck: time.Second}, false},
 		{"a tenth of the rate", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
-		{"owner not measured yet", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, false},
+		{"owner not measured yet", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
+		{"a path under 5 ms (stuck 0)", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6)}, false},
+		{"a tenth of the rate, held briefly", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6), stuck: 5 * time.Second}, false},
 		{"asker not measured yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(0), stuck: time.Second}, false},
 		{"no round trip yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6)}, false},
 		{"owner silent", func() holder {
@@ -101,9 +103,11 @@ func TestPlanSameServerCopies(t *testing.T) {
 	} {
 		p := newPlan(2<<20, 1<<20, 0)
 		for range 2 {
-			if _, dup, ok := p.assign(0, c.owner); !ok || dup {
+			i, dup, ok := p.assign(0, c.owner)
+			if !ok || dup {
 				t.Fatalf("%s: first assigns: %v %v", c.name, dup, ok)
 			}
+			p.blocks[i].since = time.Now().Add(-3 * time.Second) // held for 3 s
 		}
 		i, dup, ok := p.assign(0, c.asker)
 		if ok != c.wantCopy || ok && !dup {
