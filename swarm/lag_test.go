@@ -188,18 +188,25 @@ func TestLagWindowGrows(t *testing.T) {
 	}
 }
 
-// Each connection limited on its own, as loss limits one TCP connection:
-// sessions are added while each makes the server faster. 128 MiB: a
-// trial starts only while the blocks left would last it out (five periods
-// at the server's rate), and the third session's comes after some 50 MB.
-func TestLagSessionsAdded(t *testing.T) {
+// perConnRun fetches a random file of size from one server through a
+// proxy that limits each connection to 4 MB/s on its own, as loss limits
+// one TCP connection, starting with one session and up to three.
+func perConnRun(t *testing.T, size int) *Result {
+	t.Helper()
 	dir := t.TempDir()
-	data, u := randomFile(t, dir, 128<<20)
+	data, u := randomFile(t, dir, size)
 	ts := serveDir(t, dir, 1)
 	u = withServers(u, ts)
 	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 4e6, nil)}
-	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
-	if s := res.Servers[0]; s.Sessions != 3 {
+	return lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
+}
+
+// Each connection limited on its own: sessions are added while each makes
+// the server faster. 128 MiB: a trial starts only while the blocks left
+// would last it out (five periods at the server's rate), and the third
+// session's comes after some 50 MB.
+func TestLagSessionsAdded(t *testing.T) {
+	if s := perConnRun(t, 128<<20).Servers[0]; s.Sessions != 3 {
 		t.Errorf("4 MB/s a connection: %d sessions at the end, want the cap of 3", s.Sessions)
 	}
 }
@@ -208,13 +215,7 @@ func TestLagSessionsAdded(t *testing.T) {
 // trial ended: no session is added, as one added now would still be in
 // its start-up holding some of the last blocks.
 func TestLagNoSessionAddedNearTheEnd(t *testing.T) {
-	dir := t.TempDir()
-	data, u := randomFile(t, dir, 32<<20)
-	ts := serveDir(t, dir, 1)
-	u = withServers(u, ts)
-	u.Servers = []rtpurl.Dial{lagProxy(t, ts[0].dial, 10*time.Millisecond, 4e6, nil)}
-	res := lagRun(t, Config{URL: u, Sessions: 1, MaxSessions: 3}, data)
-	if s := res.Servers[0]; s.Sessions != 1 {
+	if s := perConnRun(t, 32<<20).Servers[0]; s.Sessions != 1 {
 		t.Errorf("32 MiB at 4 MB/s a connection: %d sessions at the end, want 1", s.Sessions)
 	}
 }
