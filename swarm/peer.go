@@ -492,8 +492,8 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 		// An idle session looks again now and then for a session of
 		// its server that has stopped receiving (holder.behind).
 		var recheck <-chan time.Time
-		if len(inflight) == 0 && fl.minRTT > 0 && !*retiring {
-			recheck = time.After(stuckAfter(fl.minRTT) / 2)
+		if stuck := stuckAfter(fl.minRTT); len(inflight) == 0 && stuck > 0 && !*retiring {
+			recheck = time.After(stuck / 2)
 		}
 		changed := d.plan.changes()
 		var readyCh <-chan struct{}
@@ -712,12 +712,12 @@ func (pw *progressWriter) Write(p []byte) (int, error) {
 // idle session of the same server copies the blocks it holds: two round
 // trips, and never under 200 ms (Linux's least retransmission timeout).
 // A session that is receiving never goes that long without a byte; one
-// waiting out a retransmission timeout does. 0 (no copies from the same
-// server at all) until the round trip is measured, and on a path shorter
-// than lanRTT, where a connection recovers from loss at once and a
-// session's tail lasts milliseconds: there a copy is only bytes sent
-// twice (on loopback, under the race detector, 4 MiB of a 12 MiB file
-// were copied from sessions not yet measured).
+// waiting out a retransmission timeout does. 0 means no copies from the
+// same server, and no looking again for them: until the round trip is
+// measured, and on a path shorter than lanRTT, where a connection
+// recovers from loss at once and a session's tail lasts milliseconds, so
+// a copy is only bytes sent twice (on loopback, under the race detector,
+// 4 MiB of a 12 MiB file were copied from sessions not yet measured).
 func stuckAfter(rtt time.Duration) time.Duration {
 	if rtt < lanRTT {
 		return 0
