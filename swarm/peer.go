@@ -408,11 +408,11 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	fl := newFlow(d.cfg.Window, d.capReads, d.cfg.BlockSize, time.Now())
 	p.snapshot(slot, fl)
 	done := make(chan *fetch, fl.ceil)
-	var lastByte, delivered atomic.Int64
-	var rate atomic.Uint64
-	lastByte.Store(time.Now().UnixNano())
+	var mark sessionMark
+	var delivered atomic.Int64
+	mark.last.Store(time.Now().UnixNano())
 	start := func(f *fetch) {
-		pw := &flowWriter{progressWriter{w: f.w, last: &lastByte, count: &p.bytes}, &delivered, &f.first}
+		pw := &flowWriter{progressWriter{w: f.w, last: &mark.last, count: &p.bytes}, &delivered, &f.first}
 		if f.dup {
 			pw.w, pw.dup = f.buf, &p.dupBytes
 		} else if f.early {
@@ -448,7 +448,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			if !ready && !d.earlyBudget(d.cfg.BlockSize) {
 				break
 			}
-			i, dup, ok := d.plan.assign(p.idx, holder{last: &lastByte, rate: &rate, stuck: stuckAfter(fl.minRTT)})
+			i, dup, ok := d.plan.assign(p.idx, holder{&mark, stuckAfter(fl.minRTT)})
 			if !ok {
 				if !ready {
 					d.earlyBytes.Add(-d.cfg.BlockSize)
@@ -485,7 +485,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 				return nil
 			}
 			p.setState(StateIdle)
-			lastByte.Store(time.Now().UnixNano())
+			mark.last.Store(time.Now().UnixNano())
 		} else {
 			p.setState(StateActive)
 		}
@@ -537,7 +537,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			}
 			if fl.done(f.seq, f.sent, first, delivered.Load(), now) {
 				p.snapshot(slot, fl)
-				rate.Store(math.Float64bits(fl.rate))
+				mark.rate.Store(math.Float64bits(fl.rate))
 			}
 			if err := p.finish(f, start); err != nil {
 				return err
@@ -548,7 +548,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			if open != nil && !reopening && time.Since(openSent) > d.cfg.Stall {
 				return d.openStalled()
 			}
-			if len(inflight) > 0 && time.Since(time.Unix(0, lastByte.Load())) > d.cfg.Stall {
+			if len(inflight) > 0 && mark.silentFor(time.Now()) > d.cfg.Stall {
 				return fmt.Errorf("%w: no bytes for %v", ErrStall, d.cfg.Stall)
 			}
 		case <-changed:

@@ -17,23 +17,33 @@ const (
 
 // block is one fixed-size piece of the resource.
 type block struct {
-	mu    sync.Mutex    // held while bytes are written into the block
-	done  bool          // set under mu and plan.mu
-	by    int           // the peer whose bytes are in the file, once done
-	owner int           // the peer fetching it as primary, or noPeer
-	dups  int           // endgame copies in flight
-	since time.Time     // when owner took it
-	last  *atomic.Int64 // when the owner's session last received a byte (unix ns)
-	rate  *atomic.Uint64
+	mu    sync.Mutex   // held while bytes are written into the block
+	done  bool         // set under mu and plan.mu
+	by    int          // the peer whose bytes are in the file, once done
+	owner int          // the peer fetching it as primary, or noPeer
+	dups  int          // endgame copies in flight
+	since time.Time    // when owner took it
+	sess  *sessionMark // the owner's session
 }
 
-// holder is a session as the plan sees it: when it last received a byte
-// (unix ns), its measured rate (math.Float64bits of bytes a second; 0 until
-// measured), and how long a session of the same server must have received
-// nothing before this one copies its blocks (0: never).
+// sessionMark is what a session shows the plan: when it last received a
+// byte (unix ns) and its measured rate (math.Float64bits of bytes a
+// second; 0 until measured).
+type sessionMark struct {
+	last atomic.Int64
+	rate atomic.Uint64
+}
+
+// silentFor is how long the session has received nothing at now.
+func (m *sessionMark) silentFor(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, m.last.Load()))
+}
+
+// holder is a session asking for work: its mark, and how long a session of
+// the same server must have received nothing before this one copies its
+// blocks (0: never).
 type holder struct {
-	last  *atomic.Int64
-	rate  *atomic.Uint64
+	*sessionMark
 	stuck time.Duration
 }
 
@@ -50,17 +60,14 @@ const slowSibling = 4
 // block a healthy session took a moment ago is left to it. h.stuck is 0
 // on a path under lanRTT: no copies there.
 func (h holder) behind(b *block, now time.Time) bool {
-	if b.last == nil || b.last == h.last || h.stuck <= 0 || now.Sub(b.since) <= h.stuck {
+	if b.sess == nil || b.sess == h.sessionMark || h.stuck <= 0 || now.Sub(b.since) <= h.stuck {
 		return false
 	}
-	if now.Sub(time.Unix(0, b.last.Load())) > h.stuck {
+	if b.sess.silentFor(now) > h.stuck {
 		return true
 	}
-	if b.rate == nil || h.rate == nil {
-		return false
-	}
 	mine := math.Float64frombits(h.rate.Load())
-	return mine > 0 && math.Float64frombits(b.rate.Load())*slowSibling < mine
+	return mine > 0 && math.Float64frombits(b.sess.rate.Load())*slowSibling < mine
 }
 
 // plan hands out blocks and tracks which are done. Lock order: block.mu,
@@ -134,7 +141,7 @@ func (p *plan) assign(peer int, h holder) (i int, dup bool, ok bool) {
 		for j := p.low; j < min(p.low+hedgeSpan, len(p.blocks)); j++ {
 			b := &p.blocks[j]
 			if !b.done && b.owner != noPeer && b.owner != peer && b.dups == 0 &&
-				now.Sub(b.since) > p.hedge && b.last != nil && now.Sub(time.Unix(0, b.last.Load())) > p.hedge {
+				now.Sub(b.since) > p.hedge && b.sess != nil && b.sess.silentFor(now) > p.hedge {
 				b.dups++
 				return j, true, true
 			}
@@ -143,7 +150,7 @@ func (p *plan) assign(peer int, h holder) (i int, dup bool, ok bool) {
 	for ; p.free < len(p.blocks); p.free++ {
 		b := &p.blocks[p.free]
 		if !b.done && b.owner == noPeer {
-			b.owner, b.since, b.last, b.rate = peer, time.Now(), h.last, h.rate
+			b.owner, b.since, b.sess = peer, time.Now(), h.sessionMark
 			return p.free, false, true
 		}
 	}
@@ -154,7 +161,7 @@ func (p *plan) assign(peer int, h holder) (i int, dup bool, ok bool) {
 		if b.done || b.owner == noPeer || b.dups > 0 || b.owner == peer && !h.behind(b, now) {
 			continue
 		}
-		if p.patient && (b.last == nil || now.Sub(time.Unix(0, b.last.Load())) <= p.hedge) {
+		if p.patient && (b.sess == nil || b.sess.silentFor(now) <= p.hedge) {
 			continue // its session is receiving: no copy races it
 		}
 		if best < 0 || b.since.Before(p.blocks[best].since) {

@@ -2,16 +2,15 @@ package swarm
 
 import (
 	"math"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
 func TestPlanAssign(t *testing.T) {
 	p := newPlan(10<<20+1, 1<<20, 2*time.Second) // 11 blocks
-	var busy, quiet atomic.Int64                 // sessions' last-byte times
-	busy.Store(time.Now().UnixNano())
-	quiet.Store(time.Now().Add(-3 * time.Second).UnixNano())
+	var busy, quiet sessionMark                  // sessions by their last-byte times
+	busy.last.Store(time.Now().UnixNano())
+	quiet.last.Store(time.Now().Add(-3 * time.Second).UnixNano())
 	if n := len(p.blocks); n != 11 {
 		t.Fatalf("%d blocks, want 11", n)
 	}
@@ -24,7 +23,7 @@ func TestPlanAssign(t *testing.T) {
 		if want == 0 {
 			last = &quiet
 		}
-		i, dup, ok := p.assign(0, holder{last: last})
+		i, dup, ok := p.assign(0, holder{sessionMark: last})
 		if !ok || dup || i != want {
 			t.Fatalf("assign = %d %v %v, want %d", i, dup, ok, want)
 		}
@@ -34,20 +33,20 @@ func TestPlanAssign(t *testing.T) {
 	// block is handed out; one whose session is receiving is left alone.
 	p.blocks[0].since = time.Now().Add(-3 * time.Second)
 	p.blocks[1].since = time.Now().Add(-3 * time.Second)
-	if i, dup, ok := p.assign(1, holder{last: &busy}); !ok || !dup || i != 0 {
+	if i, dup, ok := p.assign(1, holder{sessionMark: &busy}); !ok || !dup || i != 0 {
 		t.Errorf("hedge: assign = %d %v %v, want a copy of block 0", i, dup, ok)
 	}
-	if i, dup, _ := p.assign(1, holder{last: &busy}); dup || i != 3 {
+	if i, dup, _ := p.assign(1, holder{sessionMark: &busy}); dup || i != 3 {
 		t.Errorf("after the hedge: assign = %d %v, want block 3", i, dup)
 	}
 	// Released blocks come back first.
 	p.release(1, 0, false)
-	if i, dup, _ := p.assign(2, holder{last: &busy}); dup || i != 1 {
+	if i, dup, _ := p.assign(2, holder{sessionMark: &busy}); dup || i != 1 {
 		t.Errorf("after release: assign = %d %v, want block 1", i, dup)
 	}
 	// Endgame: with every block taken, an idle peer copies the oldest.
 	for {
-		if _, dup, _ := p.assign(2, holder{last: &busy}); dup {
+		if _, dup, _ := p.assign(2, holder{sessionMark: &busy}); dup {
 			break
 		}
 	}
@@ -71,15 +70,13 @@ func TestPlanAssign(t *testing.T) {
 // same server only when that one is far behind it: measured at under a
 // quarter of its rate, or silent for its stuck time.
 func TestPlanSameServerCopies(t *testing.T) {
-	rate := func(r float64) *atomic.Uint64 {
-		var a atomic.Uint64
-		a.Store(math.Float64bits(r))
-		return &a
-	}
-	now := func() *atomic.Int64 {
-		var a atomic.Int64
-		a.Store(time.Now().UnixNano())
-		return &a
+	// mark is a session measured at r bytes a second (0: not yet) that
+	// last received a byte ago.
+	mark := func(r float64, ago time.Duration) *sessionMark {
+		var m sessionMark
+		m.rate.Store(math.Float64bits(r))
+		m.last.Store(time.Now().Add(-ago).UnixNano())
+		return &m
 	}
 	for _, c := range []struct {
 		name     string
@@ -87,19 +84,15 @@ func TestPlanSameServerCopies(t *testing.T) {
 		asker    holder
 		wantCopy bool
 	}{
-		{"same rate", holder{last: now(), rate: rate(4e6)}, holder{last: now(), rate: rate(5e6), stuck: time.Second}, false},
-		{"a third of the rate", holder{last: now(), rate: rate(2e6)}, holder{last: now(), rate: rate(6e6), stuck: time.Second}, false},
-		{"a tenth of the rate", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
-		{"owner not measured yet", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6), stuck: time.Second}, true},
-		{"a path under 5 ms (stuck 0)", holder{last: now(), rate: rate(0)}, holder{last: now(), rate: rate(10e6)}, false},
-		{"a tenth of the rate, held briefly", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6), stuck: 5 * time.Second}, false},
-		{"asker not measured yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(0), stuck: time.Second}, false},
-		{"no round trip yet", holder{last: now(), rate: rate(1e6)}, holder{last: now(), rate: rate(10e6)}, false},
-		{"owner silent", func() holder {
-			h := holder{last: now(), rate: rate(5e6)}
-			h.last.Store(time.Now().Add(-2 * time.Second).UnixNano())
-			return h
-		}(), holder{last: now(), rate: rate(5e6), stuck: time.Second}, true},
+		{"same rate", holder{sessionMark: mark(4e6, 0)}, holder{mark(5e6, 0), time.Second}, false},
+		{"a third of the rate", holder{sessionMark: mark(2e6, 0)}, holder{mark(6e6, 0), time.Second}, false},
+		{"a tenth of the rate", holder{sessionMark: mark(1e6, 0)}, holder{mark(10e6, 0), time.Second}, true},
+		{"owner not measured yet", holder{sessionMark: mark(0, 0)}, holder{mark(10e6, 0), time.Second}, true},
+		{"a path under 5 ms (stuck 0)", holder{sessionMark: mark(0, 0)}, holder{sessionMark: mark(10e6, 0)}, false},
+		{"a tenth of the rate, held briefly", holder{sessionMark: mark(1e6, 0)}, holder{mark(10e6, 0), 5 * time.Second}, false},
+		{"asker not measured yet", holder{sessionMark: mark(1e6, 0)}, holder{mark(0, 0), time.Second}, false},
+		{"no round trip yet", holder{sessionMark: mark(1e6, 0)}, holder{sessionMark: mark(10e6, 0)}, false},
+		{"owner silent", holder{sessionMark: mark(5e6, 2*time.Second)}, holder{mark(5e6, 0), time.Second}, true},
 	} {
 		p := newPlan(2<<20, 1<<20, 0)
 		for range 2 {
