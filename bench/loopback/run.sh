@@ -20,7 +20,11 @@
 # rtpd's tree); rtpget with the URL of rtpd url --hash both (blake3 and
 # sha256: rtpget's default, --verify all, checks the sha256 too, in one more
 # pass, in order); and rtpget --verify one with that URL, which checks the
-# blake3 urn only. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
+# blake3 urn only. Each round also runs curl followed by an fsync of its
+# file (coreutils sync FILE): rtpget makes its file durable before it names
+# it done (it syncs behind the download and once more before the rename),
+# curl leaves it in the page cache, so each rtpget row is given against both
+# curl figures. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
 # /proc) are printed beside the wall times. Every run starts after a sync,
 # so none flushes another's dirty pages; rtpget syncs its file before it
 # renames it, curl does not.
@@ -116,9 +120,10 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(curl def both one)
+names=(curl curlsync def both one)
 declare -A what=(
 	[curl]="curl from nginx, unverified"
+	[curlsync]="curl, then fsync of its file"
 	[def]="rtpget, rtpd url's URL (blake3)"
 	[both]="rtpget, --hash both URL (+sha256)"
 	[one]="rtpget --verify one, --hash both URL"
@@ -133,6 +138,7 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores
 for n in "${names[@]}"; do : >"$work/$n"; done
 for r in $(seq "$runs"); do
 	run curl "$nginx_pid" curl -s -o "$work/out/curl.bin" http://127.0.0.1:18880/file.bin
+	run curlsync "$nginx_pid" sh -c 'curl -s -o "$1" "$2" && sync "$1"' sh "$work/out/curlsync.bin" http://127.0.0.1:18880/file.bin
 	run def "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/def.bin" "$def"
 	run both "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q -o "$work/out/both.bin" "$both"
 	run one "$rtpd_pid" env GODEBUG="$godebug" "$rtpget" -q --verify one -o "$work/out/one.bin" "$both"
@@ -141,10 +147,11 @@ for r in $(seq "$runs"); do
 	echo "$line"
 done
 mc=$(cut -d' ' -f1 "$work/curl" | median)
-printf '%-42s %9s %8s %10s %10s\n' "median of $runs" "wall" "x curl" "client s" "server s"
+ms=$(cut -d' ' -f1 "$work/curlsync" | median)
+printf '%-42s %9s %8s %8s %10s %10s\n' "median of $runs" "wall" "x curl" "x +fsync" "client s" "server s"
 for n in "${names[@]}"; do
 	w=$(cut -d' ' -f1 "$work/$n" | median)
 	c=$(cut -d' ' -f2 "$work/$n" | median)
 	s=$(cut -d' ' -f3 "$work/$n" | median)
-	printf '%-42s %8.3fs %8.2f %10.2f %10.2f\n' "${what[$n]}" "$w" "$(echo "$w / $mc" | bc -l)" "$c" "$s"
+	printf '%-42s %8.3fs %8.2f %8.2f %10.2f %10.2f\n' "${what[$n]}" "$w" "$(echo "$w / $mc" | bc -l)" "$(echo "$w / $ms" | bc -l)" "$c" "$s"
 done
