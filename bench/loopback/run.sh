@@ -20,14 +20,14 @@
 # rtpd's tree); rtpget with the URL of rtpd url --hash both (blake3 and
 # sha256: rtpget's default, --verify all, checks the sha256 too, in one more
 # pass, in order); and rtpget --verify one with that URL, which checks the
-# blake3 urn only. Each round also runs curl followed by an fsync of its
-# file (coreutils sync FILE): rtpget makes its file durable before it names
-# it done (it syncs behind the download and once more before the rename),
-# curl leaves it in the page cache, so each rtpget row is given against both
-# curl figures. The client's CPU seconds (user + sys) and rtpd's or nginx's (from
-# /proc) are printed beside the wall times. Every run starts after a sync,
-# so none flushes another's dirty pages; rtpget syncs its file before it
-# renames it, curl does not.
+# blake3 urn only. Right after curl, each round runs curl once more
+# followed by an fsync of its file (coreutils sync FILE): rtpget makes its
+# file durable before it names it done (it syncs behind the download and
+# once more before the rename), curl leaves it in the page cache, so each
+# row is given against both curl figures. The client's CPU seconds (user +
+# sys) and rtpd's or nginx's (from /proc) are printed beside the wall
+# times. Every run starts after a sync, so none flushes another's dirty
+# pages.
 set -euo pipefail
 size_mb=512
 runs=5
