@@ -20,9 +20,14 @@ type pace struct {
 	// on and off, when set, make the link bursty: it carries bytes for
 	// on, then nothing for off, from its first byte on.
 	on, off time.Duration
-	mu      sync.Mutex
-	free    time.Time // when the link is next free
-	start   time.Time // its first byte, for on and off
+	// after, when set, is how many bytes go at rate; the rest go at
+	// then, as over a connection that fell deep into loss recovery.
+	after int64
+	then  float64
+	mu    sync.Mutex
+	sent  int64
+	free  time.Time // when the link is next free
+	start time.Time // its first byte, for on and off
 }
 
 // wait returns when n more bytes may go, having left at the earliest at
@@ -46,7 +51,12 @@ func (p *pace) wait(n int, from time.Time) {
 			at = at.Add(cycle - into) // the next on
 		}
 	}
-	p.free = at.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	rate := p.rate
+	if p.after > 0 && p.sent >= p.after {
+		rate = p.then
+	}
+	p.sent += int64(n)
+	p.free = at.Add(time.Duration(float64(n) / rate * float64(time.Second)))
 	p.mu.Unlock()
 	time.Sleep(time.Until(at))
 }
@@ -251,6 +261,45 @@ func TestLagSlowSessionCopied(t *testing.T) {
 	res := lagRun(t, Config{URL: u, Sessions: 2, MaxSessions: 2}, data)
 	if s := res.Servers[0]; s.Dup == 0 {
 		t.Errorf("no block copied from the session at 0.3 MB/s (%d bytes in all)", s.Bytes)
+	}
+}
+
+// Two sessions to one server at 6 MB/s each, the second's connection
+// falling to 0.3 MB/s after its first 3 MB and crawling on, never silent
+// for the stuck time (200 ms here; 32 KiB comes every 0.11 s). Its
+// measured rate stays that of its good rounds, as none ends while it
+// crawls, but the rate since its last round shows it, and the fast
+// session copies the blocks it holds once every block is handed out.
+func TestLagCrawlingSessionCopied(t *testing.T) {
+	dir := t.TempDir()
+	data, u := randomFile(t, dir, 24<<20)
+	u.Hashes = u.Hashes[1:] // sha256 alone: no tree, so the data sessions are the only connections
+	ts := serveDir(t, dir, 1)
+	var mu sync.Mutex
+	accepted := 0
+	u = withServers(u, ts)
+	u.Servers = []rtpurl.Dial{testProxy(t, func(c net.Conn, track func(net.Conn)) {
+		s, err := net.Dial("tcp", ts[0].dial.Address())
+		if err != nil {
+			c.Close()
+			return
+		}
+		track(s)
+		p := &pace{rate: 6e6}
+		mu.Lock()
+		if accepted%2 == 1 {
+			p.after, p.then = 3e6, 0.3e6
+		}
+		accepted++
+		mu.Unlock()
+		up := make(chan struct{})
+		go func() { delayLine(s, c, 10*time.Millisecond, nil); close(up) }()
+		delayLine(c, s, 10*time.Millisecond, p)
+		<-up
+	})}
+	res := lagRun(t, Config{URL: u, Sessions: 2, MaxSessions: 2}, data)
+	if s := res.Servers[0]; s.Dup == 0 {
+		t.Errorf("no block copied from the session crawling at 0.3 MB/s (%d bytes in all)", s.Bytes)
 	}
 }
 

@@ -409,10 +409,10 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	p.snapshot(slot, fl)
 	done := make(chan *fetch, fl.ceil)
 	var mark sessionMark
-	var delivered atomic.Int64
 	mark.last.Store(time.Now().UnixNano())
+	mark.newRound(time.Now())
 	start := func(f *fetch) {
-		pw := &flowWriter{progressWriter{w: f.w, last: &mark.last, count: &p.bytes}, &delivered, &f.first}
+		pw := &flowWriter{progressWriter{w: f.w, last: &mark.last, count: &p.bytes}, &mark.bytes, &f.first}
 		if f.dup {
 			pw.w, pw.dup = f.buf, &p.dupBytes
 		} else if f.early {
@@ -535,9 +535,10 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			if f.first != 0 {
 				first = time.Unix(0, f.first)
 			}
-			if fl.done(f.seq, f.sent, first, delivered.Load(), now) {
+			if fl.done(f.seq, f.sent, first, mark.bytes.Load(), now) {
 				p.snapshot(slot, fl)
 				mark.rate.Store(math.Float64bits(fl.rate))
+				mark.newRound(now)
 			}
 			if err := p.finish(f, start); err != nil {
 				return err

@@ -27,11 +27,36 @@ type block struct {
 }
 
 // sessionMark is what a session shows the plan: when it last received a
-// byte (unix ns) and its measured rate (math.Float64bits of bytes a
-// second; 0 until measured).
+// byte (unix ns), its measured rate (math.Float64bits of bytes a second; 0
+// until measured), the bytes it has received, and when its flow's round
+// under way began (unix ns) with the bytes it had then.
 type sessionMark struct {
-	last atomic.Int64
-	rate atomic.Uint64
+	last       atomic.Int64
+	rate       atomic.Uint64
+	bytes      atomic.Int64
+	roundAt    atomic.Int64
+	roundBytes atomic.Int64
+}
+
+// newRound records that the session's flow began a round at now.
+func (m *sessionMark) newRound(now time.Time) {
+	m.roundAt.Store(now.UnixNano())
+	m.roundBytes.Store(m.bytes.Load())
+}
+
+// rateAt is the session's measured rate, or the rate since its round under
+// way began if that is lower and the round has lasted longer than long: a
+// connection that slowed to a crawl (deep in loss recovery) ends no round,
+// so its measured rate stays that of its good rounds for as long as it
+// crawls.
+func (m *sessionMark) rateAt(now time.Time, long time.Duration) float64 {
+	r := math.Float64frombits(m.rate.Load())
+	if at := m.roundAt.Load(); at != 0 {
+		if since := now.Sub(time.Unix(0, at)); since > long {
+			r = min(r, float64(m.bytes.Load()-m.roundBytes.Load())/since.Seconds())
+		}
+	}
+	return r
 }
 
 // silentFor is how long the session has received nothing at now.
@@ -55,9 +80,10 @@ const slowSibling = 4
 // server than h, is worth a copy by h: its session has received nothing
 // for h.stuck (waiting out a retransmission timeout), or is measured at
 // under a quarter of h's rate (a TCP connection whose congestion control
-// settled low), or not measured yet while h is (one still in its
-// start-up); in every case only once b has been held for h.stuck, so a
-// block a healthy session took a moment ago is left to it. h.stuck is 0
+// settled low, or one that has crawled for twice h.stuck since its last
+// round: sessionMark.rateAt), or not measured yet while h is (one still in
+// its start-up); in every case only once b has been held for h.stuck, so
+// a block a healthy session took a moment ago is left to it. h.stuck is 0
 // on a path under lanRTT: no copies there.
 func (h holder) behind(b *block, now time.Time) bool {
 	if b.sess == nil || b.sess == h.sessionMark || h.stuck <= 0 || now.Sub(b.since) <= h.stuck {
@@ -67,7 +93,7 @@ func (h holder) behind(b *block, now time.Time) bool {
 		return true
 	}
 	mine := math.Float64frombits(h.rate.Load())
-	return mine > 0 && math.Float64frombits(b.sess.rate.Load())*slowSibling < mine
+	return mine > 0 && b.sess.rateAt(now, 2*h.stuck)*slowSibling < mine
 }
 
 // plan hands out blocks and tracks which are done. Lock order: block.mu,
