@@ -230,14 +230,15 @@ func TestLagNoSessionAddedNearTheEnd(t *testing.T) {
 	}
 }
 
-// Two sessions to one server, the second's connection at a twentieth of
-// the first's rate (a TCP connection whose congestion control settled
-// low): once every block is handed out, the fast session copies the
-// blocks the slow one still holds instead of waiting for them.
-func TestLagSlowSessionCopied(t *testing.T) {
+// twoSessionRun fetches a random file of size from one server with two
+// sessions, sha256 alone (no tree, so the data sessions are the only
+// connections), through a proxy with a delay of 10 ms each way that paces
+// the n-th connection it accepts (from 0) with paced(n).
+func twoSessionRun(t *testing.T, size int, paced func(n int) *pace) *Result {
+	t.Helper()
 	dir := t.TempDir()
-	data, u := randomFile(t, dir, 16<<20)
-	u.Hashes = u.Hashes[1:] // sha256 alone: no tree, so the data sessions are the only connections
+	data, u := randomFile(t, dir, size)
+	u.Hashes = u.Hashes[1:]
 	ts := serveDir(t, dir, 1)
 	var mu sync.Mutex
 	accepted := 0
@@ -250,15 +251,25 @@ func TestLagSlowSessionCopied(t *testing.T) {
 		}
 		track(s)
 		mu.Lock()
-		rate := []float64{6e6, 0.3e6}[accepted%2]
+		p := paced(accepted)
 		accepted++
 		mu.Unlock()
 		up := make(chan struct{})
 		go func() { delayLine(s, c, 10*time.Millisecond, nil); close(up) }()
-		delayLine(c, s, 10*time.Millisecond, &pace{rate: rate})
+		delayLine(c, s, 10*time.Millisecond, p)
 		<-up
 	})}
-	res := lagRun(t, Config{URL: u, Sessions: 2, MaxSessions: 2}, data)
+	return lagRun(t, Config{URL: u, Sessions: 2, MaxSessions: 2}, data)
+}
+
+// Two sessions to one server, the second's connection at a twentieth of
+// the first's rate (a TCP connection whose congestion control settled
+// low): once every block is handed out, the fast session copies the
+// blocks the slow one still holds instead of waiting for them.
+func TestLagSlowSessionCopied(t *testing.T) {
+	res := twoSessionRun(t, 16<<20, func(n int) *pace {
+		return &pace{rate: []float64{6e6, 0.3e6}[n%2]}
+	})
 	if s := res.Servers[0]; s.Dup == 0 {
 		t.Errorf("no block copied from the session at 0.3 MB/s (%d bytes in all)", s.Bytes)
 	}
@@ -271,33 +282,12 @@ func TestLagSlowSessionCopied(t *testing.T) {
 // crawls, but the rate since its last round shows it, and the fast
 // session copies the blocks it holds once every block is handed out.
 func TestLagCrawlingSessionCopied(t *testing.T) {
-	dir := t.TempDir()
-	data, u := randomFile(t, dir, 24<<20)
-	u.Hashes = u.Hashes[1:] // sha256 alone: no tree, so the data sessions are the only connections
-	ts := serveDir(t, dir, 1)
-	var mu sync.Mutex
-	accepted := 0
-	u = withServers(u, ts)
-	u.Servers = []rtpurl.Dial{testProxy(t, func(c net.Conn, track func(net.Conn)) {
-		s, err := net.Dial("tcp", ts[0].dial.Address())
-		if err != nil {
-			c.Close()
-			return
+	res := twoSessionRun(t, 24<<20, func(n int) *pace {
+		if n%2 == 1 {
+			return &pace{rate: 6e6, after: 3e6, then: 0.3e6}
 		}
-		track(s)
-		p := &pace{rate: 6e6}
-		mu.Lock()
-		if accepted%2 == 1 {
-			p.after, p.then = 3e6, 0.3e6
-		}
-		accepted++
-		mu.Unlock()
-		up := make(chan struct{})
-		go func() { delayLine(s, c, 10*time.Millisecond, nil); close(up) }()
-		delayLine(c, s, 10*time.Millisecond, p)
-		<-up
-	})}
-	res := lagRun(t, Config{URL: u, Sessions: 2, MaxSessions: 2}, data)
+		return &pace{rate: 6e6}
+	})
 	if s := res.Servers[0]; s.Dup == 0 {
 		t.Errorf("no block copied from the session crawling at 0.3 MB/s (%d bytes in all)", s.Bytes)
 	}
