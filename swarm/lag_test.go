@@ -25,7 +25,7 @@ type pace struct {
 	after int64
 	then  float64
 	mu    sync.Mutex
-	sent  int64
+	sent  int64     // bytes through it so far, for after
 	free  time.Time // when the link is next free
 	start time.Time // its first byte, for on and off
 }

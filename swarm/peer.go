@@ -410,7 +410,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 	done := make(chan *fetch, fl.ceil)
 	var mark sessionMark
 	mark.last.Store(time.Now().UnixNano())
-	mark.newRound(time.Now())
+	mark.newRound(fl.roundStart, fl.roundBytes)
 	start := func(f *fetch) {
 		pw := &flowWriter{progressWriter{w: f.w, last: &mark.last, count: &p.bytes}, &mark.bytes, &f.first}
 		if f.dup {
@@ -538,7 +538,7 @@ func (p *peer) session(ctx context.Context, slot int, retiring *bool) error {
 			if fl.done(f.seq, f.sent, first, mark.bytes.Load(), now) {
 				p.snapshot(slot, fl)
 				mark.rate.Store(math.Float64bits(fl.rate))
-				mark.newRound(now)
+				mark.newRound(fl.roundStart, fl.roundBytes)
 			}
 			if err := p.finish(f, start); err != nil {
 				return err

@@ -38,10 +38,12 @@ type sessionMark struct {
 	roundBytes atomic.Int64
 }
 
-// newRound records that the session's flow began a round at now.
-func (m *sessionMark) newRound(now time.Time) {
-	m.roundAt.Store(now.UnixNano())
-	m.roundBytes.Store(m.bytes.Load())
+// newRound publishes the start of the session's flow's round under way:
+// when it began and the bytes delivered then (flow.roundStart and
+// flow.roundBytes, which only the session's goroutine reads).
+func (m *sessionMark) newRound(at time.Time, bytes int64) {
+	m.roundAt.Store(at.UnixNano())
+	m.roundBytes.Store(bytes)
 }
 
 // rateAt is the session's measured rate, or the rate since its round under
