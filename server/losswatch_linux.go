@@ -3,7 +3,6 @@ package server
 import (
 	"log/slog"
 	"net"
-	"sync"
 	"syscall"
 	"time"
 
@@ -25,22 +24,12 @@ import (
 // round trip tells the two kinds of loss apart: a queue that overflows is
 // full first, and the smoothed RTT shows it; random loss comes at any RTT.
 type lossWatch struct {
-	*net.TCPConn
-	rc    syscall.RawConn
+	tcpWatch
 	to    string
 	log   *slog.Logger
 	hosts *lossyHosts
-
-	mu     sync.Mutex
-	w      lossWindow
-	segs   uint32      // segments sent, at the last sample
-	timer  *time.Timer // the next sample; not reset once moved
-	closed bool
+	w     lossWindow // under tcpWatch.mu
 }
-
-// idleSample is the time between samples of a connection that sent
-// nothing since the last.
-const idleSample = time.Second
 
 // newLossWatch watches c, unless its host is known to hosts as lossy: then
 // c moves to the algorithm for random loss at once.
@@ -50,48 +39,20 @@ func newLossWatch(c *net.TCPConn, rc syscall.RawConn, to string, log *slog.Logge
 		log.Debug("tcp: host known to lose packets at random; congestion control set", "remote", c.RemoteAddr(), "to", to, "err", err)
 		return c
 	}
-	w := &lossWatch{TCPConn: c, rc: rc, to: to, log: log, hosts: hosts}
-	w.mu.Lock()
-	w.timer = time.AfterFunc(50*time.Millisecond, w.sample)
-	w.mu.Unlock()
+	w := &lossWatch{tcpWatch: tcpWatch{TCPConn: c, rc: rc}, to: to, log: log, hosts: hosts}
+	w.tcpWatch.sample = w.sample
+	w.start()
 	return w
 }
 
-func (c *lossWatch) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.timer.Stop()
-	c.mu.Unlock()
-	return c.TCPConn.Close()
-}
-
-// sample reads the connection's TCP_INFO, moves it to c.to when lossWindow
-// says so, and else comes again in a round trip (50 ms at least), or in a
-// second while the connection sends nothing.
-func (c *lossWatch) sample() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
+// sample moves the connection to c.to, and stops, when lossWindow says so.
+func (c *lossWatch) sample(_ int, info *unix.TCPInfo) bool {
+	s := tcpSample{retrans: info.Total_retrans, rtt: info.Rtt, minRTT: info.Min_rtt, rtos: uint32(info.Total_rto)}
+	if !c.w.add(s) {
+		return false
 	}
-	var info *unix.TCPInfo
-	var err error
-	if cerr := c.rc.Control(func(fd uintptr) {
-		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	}); cerr != nil || err != nil {
-		return // closed under us: stop looking
-	}
-	next := idleSample
-	if info.Data_segs_out != c.segs {
-		c.segs = info.Data_segs_out
-		s := tcpSample{retrans: info.Total_retrans, rtt: info.Rtt, minRTT: info.Min_rtt, rtos: uint32(info.Total_rto)}
-		if c.w.add(s) {
-			c.move(s)
-			return
-		}
-		next = max(50*time.Millisecond, time.Duration(s.minRTT)*time.Microsecond)
-	}
-	c.timer.Reset(next)
+	c.move(s)
+	return true
 }
 
 func (c *lossWatch) move(s tcpSample) {

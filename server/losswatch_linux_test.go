@@ -110,45 +110,7 @@ func TestLossWatchOnEmulatedLinks(t *testing.T) {
 // server's connection and its retransmitted segments.
 func sendAcross(t *testing.T, down, up wan.Dir, n int64, untilMoved bool) (*net.TCPConn, uint32) {
 	t.Helper()
-	var ns [2]string
-	for i := range ns {
-		name, err := wan.NewNamespace("rtpd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { wan.DeleteNamespace(name) })
-		ns[i] = name
-	}
-	srvAddr, cliAddr := netip.MustParsePrefix("10.89.1.1/24"), netip.MustParsePrefix("10.89.1.2/24")
-	l, err := wan.Start(wan.Config{NameA: ns[0], NameB: ns[1], AddrA: srvAddr, AddrB: cliAddr, AtoB: down, BtoA: up})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-
-	srv := New(Config{TCP: TCPOptions{Congestion: CongestionAdaptive}})
-	var ln *Listener
-	if err := wan.InNamespace(ns[0], func() (err error) {
-		ln, err = srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: srvAddr.Addr().String(), Port: 0}, nil)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var cc net.Conn
-	if err := wan.InNamespace(ns[1], func() (err error) {
-		cc, err = net.DialTimeout("tcp", ln.Dial.Address(), 5*time.Second)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	go io.Copy(io.Discard, cc)
-	sc, err := ln.tcp.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
+	sc := acrossLink(t, down, up, TCPOptions{Congestion: CongestionAdaptive})
 	w, ok := sc.(*lossWatch)
 	if !ok {
 		t.Fatalf("accepted %T, want a *lossWatch", sc)
@@ -174,4 +136,52 @@ func unixTCPInfo(fd int) (uint32, error) {
 		return 0, err
 	}
 	return info.Total_retrans, nil
+}
+
+// acrossLink makes two namespaces joined by an emulated link (down from
+// the first to the second), listens as Listen does with opts in the
+// first, connects from the second, and returns the accepted connection;
+// the other end discards what it reads.
+func acrossLink(t *testing.T, down, up wan.Dir, opts TCPOptions) net.Conn {
+	t.Helper()
+	var ns [2]string
+	for i := range ns {
+		name, err := wan.NewNamespace("rtpd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { wan.DeleteNamespace(name) })
+		ns[i] = name
+	}
+	srvAddr, cliAddr := netip.MustParsePrefix("10.89.1.1/24"), netip.MustParsePrefix("10.89.1.2/24")
+	l, err := wan.Start(wan.Config{NameA: ns[0], NameB: ns[1], AddrA: srvAddr, AddrB: cliAddr, AtoB: down, BtoA: up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+
+	srv := New(Config{TCP: opts})
+	var ln *Listener
+	if err := wan.InNamespace(ns[0], func() (err error) {
+		ln, err = srv.Listen(rtpurl.Dial{Proto: rtpurl.TCP, Host: srvAddr.Addr().String(), Port: 0}, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var cc net.Conn
+	if err := wan.InNamespace(ns[1], func() (err error) {
+		cc, err = net.DialTimeout("tcp", ln.Dial.Address(), 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	go io.Copy(io.Discard, cc)
+	sc, err := ln.tcp.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	return sc
 }
