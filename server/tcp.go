@@ -149,8 +149,11 @@ func (l *acceptListener) Accept() (net.Conn, error) {
 			if err != nil {
 				l.log.Debug("tcp socket option not set", "remote", c.RemoteAddr(), "err", err)
 			}
-			if err == nil && l.rep.onRandomLoss != "" {
+			switch {
+			case err == nil && l.rep.onRandomLoss != "":
 				return newLossWatch(tc, rc, l.rep.onRandomLoss, l.log, l.hosts), nil
+			case err == nil && l.rep.setCongestion == "bbr":
+				return newPaceWatch(tc, rc, l.log), nil
 			}
 		}
 	}

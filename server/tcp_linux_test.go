@@ -24,7 +24,10 @@ func accepted(t *testing.T, opts TCPOptions) (*net.TCPConn, TCPReport) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, ok := sc.(*lossWatch); ok {
+	switch w := sc.(type) {
+	case *lossWatch:
+		return w.TCPConn, rep
+	case *paceWatch:
 		return w.TCPConn, rep
 	}
 	return sc.(*net.TCPConn), rep

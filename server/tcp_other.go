@@ -27,3 +27,5 @@ func (r TCPReport) setAccepted(_ syscall.RawConn) error { return nil }
 func newLossWatch(c *net.TCPConn, _ syscall.RawConn, _ string, _ *slog.Logger, _ *lossyHosts) net.Conn {
 	return c
 }
+
+func newPaceWatch(c *net.TCPConn, _ syscall.RawConn, _ *slog.Logger) net.Conn { return c }
